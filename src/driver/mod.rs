@@ -1,0 +1,31 @@
+//! The I/O drivers: one per platform, with the same shape.
+//!
+//! Every driver provides, as inherent methods of its `Driver` type:
+//!
+//! - `new() -> io::Result<Driver>`
+//! - `get_events(timeout: Option<Duration>) -> usize`: block at most
+//!   `timeout` (`None` = until an event) and return how many events were
+//!   collected;
+//! - `process_events(n)`: wake the wakers those events name;
+//! - `waker() -> DriverWaker`: a `Send + Sync` handle whose
+//!   `force_wakeup()` makes a blocked `get_events` return;
+//! - `statistics() -> Statistics` (driver fields filled in);
+//! - the readiness waits: `register_wait(sock, direction, &Waker) ->
+//!   io::Result<WaitToken>`, `poll_wait(token, &Waker) ->
+//!   Poll<io::Result<()>>`, `cancel_wait(token)`, `notify_closing(sock)`.
+//!
+//! The run loop picks the driver by `cfg` here and nowhere else.
+
+#[cfg(unix)]
+mod epoll;
+#[cfg(unix)]
+pub(crate) use epoll::{Driver, DriverWaker};
+
+#[cfg(windows)]
+pub(crate) mod windows;
+#[cfg(windows)]
+pub(crate) use windows::{Driver, DriverWaker};
+
+/// Names one registered readiness waiter. Tokens are never reused within a
+/// driver, so a stale token can never cancel or observe another waiter.
+pub(crate) type WaitToken = u64;

@@ -1,0 +1,50 @@
+//! Which runtime the current thread is running, if any.
+//!
+//! `spawn`, the timers and every `lowlevel` wait find their runtime here
+//! rather than taking it as an argument, so user code never threads a handle
+//! through. The slot is filled only while `block_on` runs.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::Inner;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Inner>>> = const { RefCell::new(None) };
+}
+
+/// The runtime running on this thread; panics with `what` named otherwise.
+pub(crate) fn current(what: &str) -> Rc<Inner> {
+    CURRENT.with(|c| c.borrow().clone()).unwrap_or_else(|| {
+        panic!(
+            "{what} must be called from inside a oneport runtime \
+             (within Runtime::block_on or oneport::run), but this thread is not running one"
+        )
+    })
+}
+
+/// Marks `inner` as this thread's runtime until the guard drops.
+pub(crate) fn enter(inner: &Rc<Inner>) -> EnterGuard {
+    CURRENT.with(|c| {
+        let mut slot = c.borrow_mut();
+        if slot.is_some() {
+            panic!(
+                "Runtime::block_on called while this thread is already running a oneport \
+                 runtime: nested block_on would stall the outer runtime; spawn the future \
+                 or .await it instead"
+            );
+        }
+        *slot = Some(inner.clone());
+    });
+    EnterGuard(())
+}
+
+/// Clears the thread's runtime slot on drop (also when `block_on` unwinds).
+pub(crate) struct EnterGuard(());
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let old = CURRENT.with(|c| c.borrow_mut().take());
+        drop(old);
+    }
+}

@@ -1,0 +1,249 @@
+//! The run loop.
+//!
+//! One runtime per thread. Each turn of the loop does what Trio's does, in
+//! the same order:
+//!
+//! 1. poll the `block_on` future if it was woken, and run every task that
+//!    was runnable when the turn began (a batch, so I/O is never starved by
+//!    tasks that keep waking each other);
+//! 2. wake the sleeps whose deadlines have passed;
+//! 3. ask the driver for events, blocking until the next deadline if nothing
+//!    is runnable (`get_events(timeout)`), then let it wake the wakers those
+//!    events name (`process_events(n)`);
+//! 4. if nothing at all is runnable and a non-blocking poll found nothing,
+//!    release the tasks in `wait_all_tasks_blocked`.
+//!
+//! The runtime knows nothing about sockets or OVERLAPPED: the driver only
+//! ever hands it woken `Waker`s.
+
+mod context;
+mod queue;
+mod task;
+mod timers;
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use crate::driver::Driver;
+use crate::lowlevel::Statistics;
+
+pub(crate) use context::current;
+pub use task::{spawn, yield_now, JoinHandle};
+pub(crate) use timers::TimerKey;
+
+use queue::Shared;
+use timers::Timers;
+
+/// A oneport runtime: one I/O driver (a completion port on Windows, an epoll
+/// instance on Linux), a run queue and timers, driven by [`Runtime::block_on`]
+/// on the thread that created it.
+///
+/// A `Runtime` is `!Send`; run one per thread for several cores.
+pub struct Runtime {
+    inner: Rc<Inner>,
+}
+
+/// Everything a running task can reach through the thread's runtime slot.
+pub(crate) struct Inner {
+    pub(crate) driver: Driver,
+    pub(crate) timers: RefCell<Timers>,
+    shared: Arc<Shared>,
+    /// The waker of every live spawned task, so shutdown can reach them all.
+    active: RefCell<Slab<Waker>>,
+    /// Tasks parked in `wait_all_tasks_blocked`.
+    blocked_waiters: RefCell<Slab<Waker>>,
+    /// Bumped each time the blocked waiters are released.
+    blocked_generation: Cell<u64>,
+}
+
+impl Runtime {
+    /// Creates a runtime with a fresh I/O driver.
+    ///
+    /// On Windows this creates the completion port and checks that no
+    /// layered service provider hides the base sockets (see WINDOWS.md).
+    pub fn new() -> std::io::Result<Runtime> {
+        let driver = Driver::new()?;
+        let shared = Shared::new(driver.waker());
+        Ok(Runtime {
+            inner: Rc::new(Inner {
+                driver,
+                timers: RefCell::new(Timers::default()),
+                shared,
+                active: RefCell::new(Slab::new()),
+                blocked_waiters: RefCell::new(Slab::new()),
+                blocked_generation: Cell::new(0),
+            }),
+        })
+    }
+
+    /// Runs `fut` to completion on this thread, running spawned tasks and
+    /// I/O alongside it, and returns its output.
+    ///
+    /// Tasks still pending when `fut` completes stay on the runtime and run
+    /// again at the next `block_on`; they are dropped with the runtime.
+    ///
+    /// # Panics
+    /// When called while this thread is already running a runtime (nested
+    /// `block_on`), and when `fut` panics.
+    pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        let _enter = context::enter(&self.inner);
+        let inner = &*self.inner;
+        let mut fut = pin!(fut);
+        let main_waker = Waker::from(Arc::new(MainWaker(inner.shared.clone())));
+        let mut cx = Context::from_waker(&main_waker);
+        inner.shared.wake_main();
+        let mut batch = VecDeque::new();
+        let mut expired = Vec::new();
+        loop {
+            if inner.shared.take_main_woken() {
+                if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                    return v;
+                }
+            }
+            inner.shared.take_batch(&mut batch);
+            while let Some(runnable) = batch.pop_front() {
+                runnable.run();
+            }
+
+            let now = Instant::now();
+            inner.timers.borrow_mut().take_expired(now, &mut expired);
+            expired.drain(..).for_each(Waker::wake);
+
+            let runnable = inner.shared.prepare_to_sleep();
+            let want_blocked_check = !inner.blocked_waiters.borrow().is_empty();
+            let timeout = if runnable || want_blocked_check {
+                Some(Duration::ZERO)
+            } else {
+                let next = inner.timers.borrow().next_deadline();
+                next.map(|d| d.saturating_duration_since(now))
+            };
+            let n = inner.driver.get_events(timeout);
+            inner.driver.process_events(n);
+            if n == 0 && !runnable && want_blocked_check {
+                inner.release_blocked_waiters();
+            }
+        }
+    }
+}
+
+impl Default for Runtime {
+    /// Same as [`Runtime::new`].
+    ///
+    /// # Panics
+    /// When the driver cannot be created.
+    fn default() -> Self {
+        Runtime::new().expect("oneport: cannot create a runtime")
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("tasks", &self.inner.active.borrow().len())
+            .finish()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let inner = &*self.inner;
+        inner.shared.close();
+        // Wake every live task so its runnable lands in the queue, then drop
+        // the runnables: that drops the futures (on this thread, where they
+        // were spawned), and their own `Drop`s cancel their driver waits.
+        // Dropping one future can cancel another task; go round until no
+        // task is left.
+        let mut batch = VecDeque::new();
+        loop {
+            let wakers: Vec<Waker> = inner
+                .active
+                .borrow()
+                .iter()
+                .map(|(_, w)| w.clone())
+                .collect();
+            wakers.into_iter().for_each(Waker::wake);
+            inner.shared.take_batch(&mut batch);
+            if batch.is_empty() {
+                break;
+            }
+            batch.clear();
+        }
+        drop(inner.timers.borrow_mut().drain());
+        drop(std::mem::take(&mut *inner.blocked_waiters.borrow_mut()));
+    }
+}
+
+/// Runs `fut` on a new runtime on this thread: `Runtime::new()` then
+/// `block_on`.
+///
+/// # Panics
+/// When the runtime cannot be created (the driver failed to start), when
+/// called inside a runtime, and when `fut` panics.
+pub fn run<F: Future>(fut: F) -> F::Output {
+    Runtime::new()
+        .unwrap_or_else(|e| panic!("oneport::run: cannot create a runtime: {e}"))
+        .block_on(fut)
+}
+
+/// The waker of the `block_on` future.
+struct MainWaker(Arc<Shared>);
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.wake_main();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.wake_main();
+    }
+}
+
+impl Inner {
+    /// The driver's figures plus the run loop's own.
+    pub(crate) fn statistics(&self) -> Statistics {
+        let mut s = self.driver.statistics();
+        s.tasks_alive = self.active.borrow().len();
+        s.tasks_runnable = self.shared.queued();
+        s.timers = self.timers.borrow().len();
+        s
+    }
+
+    /// A cloneable, thread-safe way to wake the driver.
+    pub(crate) fn driver_waker(&self) -> crate::driver::DriverWaker {
+        self.driver.waker()
+    }
+
+    pub(crate) fn blocked_generation(&self) -> u64 {
+        self.blocked_generation.get()
+    }
+
+    pub(crate) fn add_blocked_waiter(&self, waker: Waker) -> usize {
+        self.blocked_waiters.borrow_mut().insert(waker)
+    }
+
+    pub(crate) fn update_blocked_waiter(&self, key: usize, waker: &Waker) {
+        if let Some(w) = self.blocked_waiters.borrow_mut().get_mut(key) {
+            if !w.will_wake(waker) {
+                *w = waker.clone();
+            }
+        }
+    }
+
+    pub(crate) fn remove_blocked_waiter(&self, key: usize) {
+        self.blocked_waiters.borrow_mut().try_remove(key);
+    }
+
+    fn release_blocked_waiters(&self) {
+        self.blocked_generation
+            .set(self.blocked_generation.get() + 1);
+        let waiters = std::mem::take(&mut *self.blocked_waiters.borrow_mut());
+        waiters.into_iter().for_each(|(_, w)| w.wake());
+    }
+}

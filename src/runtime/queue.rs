@@ -1,0 +1,118 @@
+//! The run queue: the one piece of the runtime other threads may touch.
+//!
+//! Wakers must be `Send + Sync`, so a wake can come from any thread. A wake
+//! pushes the task onto this mutex-protected queue. A wake from another
+//! thread must also make sure the runtime is not asleep in the driver: it
+//! sets `notified` and, if nobody had set it since the runtime last looked,
+//! asks the driver for a wakeup (one packet, however many wakes). The runtime
+//! clears `notified` just before it decides whether it may sleep, so a wake
+//! that lands after that check always posts.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, ThreadId};
+
+use async_task::Runnable;
+
+use crate::driver::DriverWaker;
+
+pub(crate) struct Shared {
+    queue: Mutex<VecDeque<Runnable>>,
+    /// The `block_on` future was woken and must be polled.
+    main_woken: AtomicBool,
+    /// A cross-thread wake has asked the driver to wake up since the runtime
+    /// last cleared this flag.
+    notified: AtomicBool,
+    /// The runtime is gone: runnables arriving now are dropped (on the
+    /// owning thread) or leaked (elsewhere), never run.
+    closed: AtomicBool,
+    owner: ThreadId,
+    waker: DriverWaker,
+}
+
+impl Shared {
+    pub(crate) fn new(waker: DriverWaker) -> Arc<Shared> {
+        Arc::new(Shared {
+            queue: Mutex::new(VecDeque::new()),
+            main_woken: AtomicBool::new(true),
+            notified: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            owner: thread::current().id(),
+            waker,
+        })
+    }
+
+    fn on_owner_thread(&self) -> bool {
+        thread::current().id() == self.owner
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Runnable>> {
+        // A panic while the lock is held cannot leave the deque inconsistent.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called by async-task whenever a task is woken, from any thread.
+    pub(crate) fn schedule(&self, runnable: Runnable) {
+        let on_owner = self.on_owner_thread();
+        if self.closed.load(Ordering::Acquire) && !on_owner {
+            // The task's future is `!Send` and may only be dropped on the
+            // thread that spawned it; leaking it is the only safe choice.
+            std::mem::forget(runnable);
+            return;
+        }
+        self.lock().push_back(runnable);
+        if !on_owner {
+            self.notify();
+        }
+    }
+
+    /// Marks the main future as woken.
+    pub(crate) fn wake_main(&self) {
+        self.main_woken.store(true, Ordering::Release);
+        if !self.on_owner_thread() {
+            self.notify();
+        }
+    }
+
+    fn notify(&self) {
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            self.waker.force_wakeup();
+        }
+    }
+
+    /// Takes the woken flag of the main future.
+    pub(crate) fn take_main_woken(&self) -> bool {
+        self.main_woken.swap(false, Ordering::AcqRel)
+    }
+
+    /// Moves every queued runnable into `batch` (one lock per batch).
+    pub(crate) fn take_batch(&self, batch: &mut VecDeque<Runnable>) {
+        batch.append(&mut self.lock());
+    }
+
+    /// Clears `notified`, then reports whether anything is runnable. After a
+    /// `false`, any wake from another thread will post a wakeup.
+    pub(crate) fn prepare_to_sleep(&self) -> bool {
+        self.notified.store(false, Ordering::SeqCst);
+        self.main_woken.load(Ordering::SeqCst) || !self.lock().is_empty()
+    }
+
+    pub(crate) fn queued(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let rest = std::mem::take(self.queue.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if thread::current().id() != self.owner {
+            // See `schedule`: foreign threads may not drop these futures.
+            rest.into_iter().for_each(std::mem::forget);
+        }
+    }
+}
