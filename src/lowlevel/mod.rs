@@ -175,6 +175,15 @@ pub struct Statistics {
     pub tasks_runnable: usize,
     /// Sleeps with a pending deadline.
     pub timers: usize,
+    /// Tasks waiting in `wait_for_object` (Windows; 0 on epoll).
+    pub object_waits: usize,
+    /// Packets that arrived for an object wait dropped after its object was
+    /// signalled, and were discarded (Windows; 0 on epoll).
+    pub object_wait_packets_discarded: u64,
+    /// How `wait_for_object` is delivered: `"wait-packet"`
+    /// (`NtAssociateWaitCompletionPacket`), `"thread-pool"` (the system's
+    /// `RegisterWaitForSingleObject` fallback) or `""` (epoll).
+    pub object_wait_mechanism: &'static str,
 }
 
 /// The current runtime's [`Statistics`].
@@ -270,3 +279,7 @@ mod windows;
 pub use windows::{
     current_iocp, monitor_completion_key, CompletionKeyEventInfo, CompletionKeyMonitor, RawHandle,
 };
+#[cfg(windows)]
+mod wait;
+#[cfg(windows)]
+pub use wait::wait_for_object;

@@ -57,6 +57,18 @@ impl Monitors {
         key
     }
 
+    /// A fresh key from the monitor range for one of oneport's own
+    /// subsystems (the waitable-handle waits): never handed to a monitor,
+    /// not counted as one. The subsystem dispatches it before `on_packet`.
+    pub(crate) fn reserve(&self) -> usize {
+        let key = self.next_key.get();
+        self.next_key.set(
+            key.checked_add(1)
+                .expect("oneport: completion keys exhausted"),
+        );
+        key
+    }
+
     pub(crate) fn remove(&self, key: usize) {
         self.live.borrow_mut().remove(&key);
     }

@@ -12,6 +12,11 @@
 //! | 2   | a cancel came too late (late-cancel marker) | `overlapped` |
 //! | 3   | a wakeup from another thread | `port` |
 //! | 4.. | a user's completion-key monitor | `keys` |
+//! | one key of 4.., reserved at start | a waited-on object was signalled | `wait` |
+//!
+//! The wait subsystem takes the first key of the monitor range when the
+//! driver starts (`Monitors::reserve`), so no monitor is ever given it and
+//! the partition of rule 2 holds.
 //!
 //! A packet whose key or OVERLAPPED the driver does not know is a bug and
 //! panics with the key and pointer (rule 5): a silently dropped packet would
@@ -21,6 +26,7 @@ mod afd;
 pub(crate) mod keys;
 mod overlapped;
 mod port;
+pub(crate) mod wait;
 
 use std::cell::RefCell;
 use std::io;
@@ -41,6 +47,7 @@ pub(crate) struct Driver {
     // kernel writes) go before the port they are associated with.
     afd: afd::Afd,
     overlapped: overlapped::Overlapped,
+    pub(crate) waits: wait::Waits,
     pub(crate) monitors: Monitors,
     entries: RefCell<Vec<OVERLAPPED_ENTRY>>,
     port: Port,
@@ -49,10 +56,13 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new() -> io::Result<Driver> {
         let port = Port::new()?;
+        let monitors = Monitors::new();
+        let waits = wait::Waits::new(monitors.reserve(), port.handle());
         Ok(Driver {
             afd: afd::Afd::new()?,
             overlapped: overlapped::Overlapped::new(),
-            monitors: Monitors::new(),
+            waits,
+            monitors,
             entries: RefCell::new(Vec::with_capacity(MAX_ENTRIES)),
             port,
         })
@@ -89,6 +99,7 @@ impl Driver {
                 KEY_OVERLAPPED => self.overlapped.on_completion(entry, &mut wake),
                 KEY_LATE_CANCEL => self.overlapped.on_late_cancel(entry, &mut wake),
                 KEY_WAKEUP => self.port.wakeup_dequeued(),
+                k if k == self.waits.key() => wake.extend(self.waits.on_packet(entry)),
                 _ => wake.extend(self.monitors.on_packet(entry)),
             }
         }
@@ -106,6 +117,7 @@ impl Driver {
         };
         self.afd.fill_statistics(&mut s);
         self.overlapped.fill_statistics(&mut s);
+        self.waits.fill_statistics(&mut s);
         s
     }
 
