@@ -26,6 +26,8 @@ pub(crate) mod windows;
 #[cfg(windows)]
 pub(crate) use windows::{Driver, DriverWaker};
 
+pub(crate) mod process;
+
 /// Names one registered readiness waiter. Tokens are never reused within a
 /// driver, so a stale token can never cancel or observe another waiter.
 pub(crate) type WaitToken = u64;

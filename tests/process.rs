@@ -1,0 +1,309 @@
+//! Child processes: exit codes, kill, many waiters, pipes in both
+//! directions with large data, output(), a child that stops reading, and
+//! many children at once without a thread per child.
+//!
+//! The child is `examples/child_helper.rs`, built by cargo beside the test
+//! binaries, so the same tests run natively and as Windows processes under
+//! Wine.
+mod common;
+
+use std::io;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{within, Rng};
+use oneport::process::{Child, Command};
+
+/// The helper program (target/<profile>/examples/child_helper[.exe]).
+fn helper() -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let p = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap()
+        .join("examples")
+        .join(format!("child_helper{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        p.exists(),
+        "{} missing: `cargo test` builds it; with `--test process` run `cargo build --examples` first",
+        p.display()
+    );
+    Command::new(p)
+}
+
+fn spawn(args: &[&str]) -> Child {
+    helper().args(args).spawn().expect("spawn the helper")
+}
+
+#[test]
+fn exit_codes_are_reported() {
+    within(60, || {
+        oneport::run(async {
+            for code in [0, 1, 7, 42] {
+                let mut child = spawn(&["exit", &code.to_string()]);
+                assert!(child.id() > 0);
+                let st = child.wait().await.unwrap();
+                assert_eq!(st.code(), Some(code));
+                assert_eq!(st.success(), code == 0);
+                // Waiting again, or polling, gives the same status.
+                assert_eq!(child.wait().await.unwrap(), st);
+                assert_eq!(child.try_wait().unwrap(), Some(st));
+            }
+        })
+    });
+}
+
+#[test]
+fn a_missing_program_is_an_error() {
+    let e = Command::new("/this/program/does/not/exist-oneport")
+        .spawn()
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound);
+}
+
+#[test]
+fn kill_ends_a_running_child_and_wait_returns() {
+    within(60, || {
+        oneport::run(async {
+            let mut child = spawn(&["sleep", "60000"]);
+            assert_eq!(child.try_wait().unwrap(), None);
+            child.kill().unwrap();
+            let st = child.wait().await.unwrap();
+            assert!(!st.success());
+            // Killing an exited child is not an error.
+            child.kill().unwrap();
+        })
+    });
+}
+
+#[test]
+fn a_cancelled_wait_loses_nothing() {
+    within(60, || {
+        oneport::run(async {
+            let mut child = helper()
+                .arg("cat")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            let r = oneport::time::timeout(Duration::from_millis(20), child.wait()).await;
+            assert!(r.is_err(), "the child waits for its stdin to close");
+            drop(child.stdin.take());
+            assert!(child.wait().await.unwrap().success());
+        })
+    });
+}
+
+#[test]
+fn three_concurrent_waits_survive_cancelling_some() {
+    within(60, || {
+        oneport::run(async {
+            let mut child = spawn(&["sleep", "60000"]);
+            let w = child.waiter();
+            let tasks: Vec<_> = (0..3)
+                .map(|_| {
+                    let w = w.clone();
+                    oneport::spawn(async move { w.wait().await })
+                })
+                .collect();
+            oneport::lowlevel::wait_all_tasks_blocked().await;
+            let mut tasks = tasks.into_iter();
+            // The first waiter polled holds the driver wait: cancel it and
+            // the next one, so the wait is handed on twice.
+            drop(tasks.next());
+            drop(tasks.next());
+            oneport::lowlevel::wait_all_tasks_blocked().await;
+            child.kill().unwrap();
+            let last = tasks.next().unwrap().await.unwrap();
+            assert!(!last.success());
+            assert_eq!(child.wait().await.unwrap(), last);
+            assert_eq!(w.try_wait().unwrap(), Some(last));
+        })
+    });
+}
+
+#[test]
+fn one_mebibyte_through_a_child_and_back() {
+    within(60, || {
+        oneport::run(async {
+            let mut data = vec![0u8; 1 << 20];
+            let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+            data.iter_mut().for_each(|b| *b = rng.next() as u8);
+            let mut child = helper()
+                .arg("cat")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            let mut stdout = child.stdout.take().unwrap();
+            let sent = data.clone();
+            let writer = oneport::spawn(async move {
+                // Uneven pieces, so pipe-buffer boundaries fall anywhere.
+                for piece in sent.chunks(100_003) {
+                    stdin.write_all(piece).await?;
+                }
+                stdin.close().await
+            });
+            let mut back = Vec::new();
+            stdout.read_to_end(&mut back).await.unwrap();
+            writer.await.unwrap();
+            assert_eq!(back.len(), data.len());
+            assert!(back == data, "the bytes came back unchanged");
+            assert!(child.wait().await.unwrap().success());
+        })
+    });
+}
+
+#[test]
+fn output_collects_four_mebibytes_from_stdout_and_stderr() {
+    within(60, || {
+        oneport::run(async {
+            const N: usize = 4 << 20;
+            let out = helper().args(["spew", &N.to_string()]).output().await.unwrap();
+            assert!(out.status.success());
+            assert_eq!(out.stdout.len(), N);
+            assert_eq!(out.stderr.len(), N);
+            let expected = |i: usize| (i % 251) as u8;
+            assert!(out.stdout.iter().enumerate().all(|(i, &b)| b == expected(i)));
+            assert!(out.stderr.iter().enumerate().all(|(i, &b)| b == expected(i)));
+        })
+    });
+}
+
+#[test]
+fn output_reports_failure_and_respects_explicit_streams() {
+    within(60, || {
+        oneport::run(async {
+            let out = helper().args(["exit", "3"]).output().await.unwrap();
+            assert_eq!(out.status.code(), Some(3));
+            assert!(out.stdout.is_empty());
+            let out = helper()
+                .args(["print", "hello"])
+                .stdout(Stdio::null())
+                .output()
+                .await
+                .unwrap();
+            assert!(out.status.success());
+            assert!(out.stdout.is_empty(), "stdout went to null as asked");
+            let out = helper().args(["print", "hello"]).output().await.unwrap();
+            assert_eq!(out.stdout, b"hello");
+        })
+    });
+}
+
+#[test]
+fn streams_not_piped_have_no_handle() {
+    within(60, || {
+        oneport::run(async {
+            let mut child = helper()
+                .args(["exit", "0"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            assert!(child.stdin.is_none() && child.stdout.is_none() && child.stderr.is_none());
+            assert!(child.wait().await.unwrap().success());
+        })
+    });
+}
+
+#[test]
+fn writing_to_a_child_that_closed_stdin_is_a_broken_pipe() {
+    within(60, || {
+        oneport::run(async {
+            // The child reads 16 bytes, closes stdin and stays alive 30 s:
+            // our writes must fail rather than wait for room forever.
+            let mut child = helper()
+                .args(["close-stdin", "30000"])
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            let big = vec![7u8; 4 << 20];
+            let e = stdin.write_all(&big).await.unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::BrokenPipe, "got {e:?}");
+            // And it stays an error.
+            assert!(stdin.write_all(b"more").await.is_err());
+            child.kill().unwrap();
+            assert!(!child.wait().await.unwrap().success());
+        })
+    });
+}
+
+/// Threads of this process right now.
+#[cfg(unix)]
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// Threads of this process right now.
+#[cfg(windows)]
+fn thread_count() -> usize {
+    use windows_sys::Win32::Foundation::{CloseHandle, INVALID_HANDLE_VALUE};
+    use windows_sys::Win32::System::Diagnostics::ToolHelp::{
+        CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
+    };
+    let pid = std::process::id();
+    // SAFETY: a snapshot of all threads; the handle is checked and closed.
+    let snap = unsafe { CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0) };
+    assert_ne!(snap, INVALID_HANDLE_VALUE);
+    let mut entry = THREADENTRY32 {
+        dwSize: std::mem::size_of::<THREADENTRY32>() as u32,
+        ..Default::default()
+    };
+    let mut n = 0;
+    // SAFETY: `entry` is a valid THREADENTRY32 with dwSize set.
+    let mut ok = unsafe { Thread32First(snap, &mut entry) };
+    while ok != 0 {
+        if entry.th32OwnerProcessID == pid {
+            n += 1;
+        }
+        // SAFETY: as above.
+        ok = unsafe { Thread32Next(snap, &mut entry) };
+    }
+    // SAFETY: we own the snapshot handle.
+    unsafe { CloseHandle(snap) };
+    n
+}
+
+#[test]
+fn two_hundred_children_are_reaped_without_a_thread_each() {
+    within(120, || {
+        oneport::run(async {
+            let before = thread_count();
+            let mut children: Vec<Child> = (0..200)
+                .map(|_| {
+                    helper()
+                        .arg("cat")
+                        .stdin(Stdio::piped())
+                        .stdout(Stdio::null())
+                        .spawn()
+                        .unwrap()
+                })
+                .collect();
+            let stdins: Vec<_> = children.iter_mut().map(|c| c.stdin.take().unwrap()).collect();
+            let waits: Vec<_> = children
+                .iter()
+                .map(|c| {
+                    let w = c.waiter();
+                    oneport::spawn(async move { w.wait().await })
+                })
+                .collect();
+            oneport::lowlevel::wait_all_tasks_blocked().await;
+            // All 200 alive and waited on at once.
+            assert!(children.iter_mut().all(|c| c.try_wait().unwrap().is_none()));
+            let during = thread_count();
+            assert!(
+                during < before + 50,
+                "threads grew from {before} to {during} for 200 waited-on children"
+            );
+            drop(stdins);
+            for w in waits {
+                assert!(w.await.unwrap().success());
+            }
+            assert_eq!(oneport::lowlevel::statistics().object_waits, 0);
+        })
+    });
+}
