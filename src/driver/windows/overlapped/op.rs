@@ -132,6 +132,9 @@ pub(crate) struct Outcome {
     /// Somebody (the owner, or the driver on behalf of a dropped owner)
     /// asked for this operation to be cancelled.
     pub(crate) cancel_requested: bool,
+    /// The operation failed and its handle was found closed when the packet
+    /// was dequeued.
+    pub(crate) handle_closed: bool,
 }
 
 impl Outcome {
@@ -147,10 +150,16 @@ impl Outcome {
 
     /// Rule 22: bytes on success; an abort nobody asked for means another
     /// task closed the handle (`ClosedResource`); any other code is the OS
-    /// error.
+    /// error. Wine completes an operation whose handle is closed under it
+    /// with the device's own error (a pipe write with `ERROR_BROKEN_PIPE`)
+    /// rather than with an abort, so a failure whose handle turned out to be
+    /// closed is also reported as `ClosedResource`.
     pub(crate) fn result(&self) -> io::Result<usize> {
         match self.win32_error() {
             None => Ok(self.bytes),
+            Some(_) if self.handle_closed && !self.cancel_requested => {
+                Err(crate::error::closed_resource())
+            }
             Some(ERROR_OPERATION_ABORTED) if !self.cancel_requested => {
                 Err(crate::error::closed_resource())
             }
@@ -168,14 +177,16 @@ mod tests {
 
     #[test]
     fn outcomes_map_per_rule_22() {
-        let ok = Outcome { status: 0, bytes: 7, cancel_requested: false };
+        let ok = Outcome { status: 0, bytes: 7, cancel_requested: false, handle_closed: false };
         assert_eq!(ok.result().unwrap(), 7);
-        let closed = Outcome { status: STATUS_CANCELLED, bytes: 0, cancel_requested: false };
+        let closed = Outcome { status: STATUS_CANCELLED, bytes: 0, cancel_requested: false, handle_closed: false };
         assert!(crate::is_closed_resource(&closed.result().unwrap_err()));
         let cancelled = Outcome { cancel_requested: true, ..closed };
         assert_eq!(cancelled.result().unwrap_err().raw_os_error(), Some(995));
-        let broken = Outcome { status: STATUS_PIPE_BROKEN, bytes: 0, cancel_requested: false };
+        let broken = Outcome { status: STATUS_PIPE_BROKEN, bytes: 0, cancel_requested: false, handle_closed: false };
         assert_eq!(broken.result().unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+        let closed_under = Outcome { handle_closed: true, ..broken };
+        assert!(crate::is_closed_resource(&closed_under.result().unwrap_err()));
     }
 
     #[test]

@@ -82,6 +82,7 @@ impl Drop for Overlapped {
                             status: 0,
                             bytes: 0,
                             cancel_requested: true,
+                            handle_closed: false,
                         });
                         if !rec.late_cancel_queued {
                             let rec = ops.remove(&id).expect("present");
