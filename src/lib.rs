@@ -34,6 +34,7 @@ mod driver;
 mod error;
 mod runtime;
 
+pub mod buf;
 pub mod lowlevel;
 pub mod process;
 pub mod time;

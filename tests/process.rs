@@ -295,6 +295,7 @@ fn two_hundred_children_are_reaped_without_a_thread_each() {
             // All 200 alive and waited on at once.
             assert!(children.iter_mut().all(|c| c.try_wait().unwrap().is_none()));
             let during = thread_count();
+            eprintln!("threads: {before} before, {during} with 200 children waited on");
             assert!(
                 during < before + 50,
                 "threads grew from {before} to {during} for 200 waited-on children"

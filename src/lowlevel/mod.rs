@@ -283,3 +283,11 @@ pub use windows::{
 mod wait;
 #[cfg(windows)]
 pub use wait::wait_for_object;
+
+#[cfg(windows)]
+mod overlapped;
+#[cfg(windows)]
+pub use overlapped::{
+    read_overlapped, register_with_iocp, submit_overlapped, write_overlapped, OverlappedOp,
+    WaitOverlapped,
+};

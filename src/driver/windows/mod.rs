@@ -24,7 +24,7 @@
 
 mod afd;
 pub(crate) mod keys;
-mod overlapped;
+pub(crate) mod overlapped;
 mod port;
 pub(crate) mod wait;
 
@@ -46,7 +46,7 @@ pub(crate) struct Driver {
     // Field order is drop order: the subsystems (which may hold memory the
     // kernel writes) go before the port they are associated with.
     afd: afd::Afd,
-    overlapped: overlapped::Overlapped,
+    pub(crate) overlapped: overlapped::Overlapped,
     pub(crate) waits: wait::Waits,
     pub(crate) monitors: Monitors,
     entries: RefCell<Vec<OVERLAPPED_ENTRY>>,
@@ -60,7 +60,7 @@ impl Driver {
         let waits = wait::Waits::new(monitors.reserve(), port.handle());
         Ok(Driver {
             afd: afd::Afd::new()?,
-            overlapped: overlapped::Overlapped::new(),
+            overlapped: overlapped::Overlapped::new(port.handle()),
             waits,
             monitors,
             entries: RefCell::new(Vec::with_capacity(MAX_ENTRIES)),
