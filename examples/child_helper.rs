@@ -60,7 +60,9 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: child_helper exit CODE | cat | spew N | sleep MS | close-stdin MS | print TEXT");
+    eprintln!(
+        "usage: child_helper exit CODE | cat | spew N | sleep MS | close-stdin MS | print TEXT"
+    );
     std::process::exit(100)
 }
 

@@ -160,13 +160,25 @@ fn output_collects_four_mebibytes_from_stdout_and_stderr() {
     within(60, || {
         oneport::run(async {
             const N: usize = 4 << 20;
-            let out = helper().args(["spew", &N.to_string()]).output().await.unwrap();
+            let out = helper()
+                .args(["spew", &N.to_string()])
+                .output()
+                .await
+                .unwrap();
             assert!(out.status.success());
             assert_eq!(out.stdout.len(), N);
             assert_eq!(out.stderr.len(), N);
             let expected = |i: usize| (i % 251) as u8;
-            assert!(out.stdout.iter().enumerate().all(|(i, &b)| b == expected(i)));
-            assert!(out.stderr.iter().enumerate().all(|(i, &b)| b == expected(i)));
+            assert!(out
+                .stdout
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b == expected(i)));
+            assert!(out
+                .stderr
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b == expected(i)));
         })
     });
 }
@@ -283,7 +295,10 @@ fn two_hundred_children_are_reaped_without_a_thread_each() {
                         .unwrap()
                 })
                 .collect();
-            let stdins: Vec<_> = children.iter_mut().map(|c| c.stdin.take().unwrap()).collect();
+            let stdins: Vec<_> = children
+                .iter_mut()
+                .map(|c| c.stdin.take().unwrap())
+                .collect();
             let waits: Vec<_> = children
                 .iter()
                 .map(|c| {

@@ -25,7 +25,11 @@ fn event() -> OwnedHandle {
     // SAFETY: creating an anonymous event has no preconditions; the handle
     // is checked and then owned.
     let h = unsafe { CreateEventW(std::ptr::null(), 1, 0, std::ptr::null()) };
-    assert!(!h.is_null(), "CreateEventW: {}", std::io::Error::last_os_error());
+    assert!(
+        !h.is_null(),
+        "CreateEventW: {}",
+        std::io::Error::last_os_error()
+    );
     // SAFETY: `h` is a fresh handle we own.
     unsafe { OwnedHandle::from_raw_handle(h) }
 }
@@ -45,9 +49,7 @@ fn an_event_set_later_from_another_thread_wakes_the_waiter() {
         oneport::run(async {
             let ev = event();
             let raw = SendHandle(ev.as_raw_handle() as usize);
-            let waiter = oneport::spawn(async move {
-                wait_for_object(raw.0 as HANDLE).await
-            });
+            let waiter = oneport::spawn(async move { wait_for_object(raw.0 as HANDLE).await });
             oneport::lowlevel::wait_all_tasks_blocked().await;
             assert_eq!(statistics().object_waits, 1);
             let setter = std::thread::spawn(move || {
@@ -104,9 +106,8 @@ fn a_dropped_wait_leaves_no_trace_when_the_object_is_signalled_later() {
             let raw = SendHandle(ev.as_raw_handle() as usize);
             let other_raw = SendHandle(other.as_raw_handle() as usize);
             // A second, unrelated wait must not be woken by the first's signal.
-            let bystander = oneport::spawn(async move {
-                wait_for_object(other_raw.0 as HANDLE).await
-            });
+            let bystander =
+                oneport::spawn(async move { wait_for_object(other_raw.0 as HANDLE).await });
             let doomed = oneport::spawn(async move { wait_for_object(raw.0 as HANDLE).await });
             oneport::lowlevel::wait_all_tasks_blocked().await;
             assert_eq!(statistics().object_waits, 2);
@@ -144,12 +145,20 @@ fn a_packet_for_a_wait_dropped_after_its_signal_is_discarded_and_counted() {
             let ok = unsafe {
                 GetQueuedCompletionStatus(current_iocp(), &mut bytes, &mut key, &mut ov, 10_000)
             };
-            assert_ne!(ok, 0, "the signal's packet arrives: {}", std::io::Error::last_os_error());
+            assert_ne!(
+                ok,
+                0,
+                "the signal's packet arrives: {}",
+                std::io::Error::last_os_error()
+            );
             drop(doomed);
             oneport::yield_now().await;
             assert_eq!(statistics().object_waits, 0);
             // SAFETY: re-posts the same three values to the open port.
-            assert_ne!(unsafe { PostQueuedCompletionStatus(current_iocp(), bytes, key, ov) }, 0);
+            assert_ne!(
+                unsafe { PostQueuedCompletionStatus(current_iocp(), bytes, key, ov) },
+                0
+            );
             oneport::time::sleep(Duration::from_millis(50)).await;
             assert_eq!(statistics().object_wait_packets_discarded, 1);
             // The subsystem still works afterwards.
@@ -166,7 +175,9 @@ fn many_waits_at_once_all_complete() {
             let mut tasks = Vec::new();
             for ev in &events {
                 let raw = SendHandle(ev.as_raw_handle() as usize);
-                tasks.push(oneport::spawn(async move { wait_for_object(raw.0 as HANDLE).await }));
+                tasks.push(oneport::spawn(async move {
+                    wait_for_object(raw.0 as HANDLE).await
+                }));
             }
             oneport::lowlevel::wait_all_tasks_blocked().await;
             assert_eq!(statistics().object_waits, 100);
@@ -190,7 +201,11 @@ fn helper() -> std::path::PathBuf {
         .unwrap()
         .join("examples")
         .join("child_helper.exe");
-    assert!(p.exists(), "{} missing: build it with `cargo build --examples`", p.display());
+    assert!(
+        p.exists(),
+        "{} missing: build it with `cargo build --examples`",
+        p.display()
+    );
     p
 }
 
@@ -230,7 +245,8 @@ fn a_job_object_reports_its_childs_exit_to_a_monitor_key() {
                 .spawn()
                 .unwrap();
             // SAFETY: both handles are open.
-            let ok = unsafe { AssignProcessToJobObject(job.as_raw_handle(), child.as_raw_handle()) };
+            let ok =
+                unsafe { AssignProcessToJobObject(job.as_raw_handle(), child.as_raw_handle()) };
             assert_ne!(ok, 0, "{}", std::io::Error::last_os_error());
             drop(child.stdin.take());
             let pid = child.id() as usize;

@@ -324,7 +324,9 @@ impl ChildWaiter {
 
 impl std::fmt::Debug for ChildWaiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChildWaiter").field("id", &self.id()).finish()
+        f.debug_struct("ChildWaiter")
+            .field("id", &self.id())
+            .finish()
     }
 }
 

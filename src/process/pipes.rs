@@ -127,7 +127,11 @@ pub(crate) async fn read_to_end(r: &mut PipeReader, buf: &mut Vec<u8>) -> io::Re
 }
 
 impl futures_io::AsyncWrite for ChildStdin {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.get_mut().inner.poll_write(cx, buf)
     }
 

@@ -93,7 +93,11 @@ impl PipeReader {
         })
     }
 
-    pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         loop {
             if let Some(w) = &mut self.wait {
                 let r = ready!(w.as_mut().poll(cx));
@@ -107,7 +111,9 @@ impl PipeReader {
             }
             let e = io::Error::last_os_error();
             match e.kind() {
-                io::ErrorKind::WouldBlock => self.wait = Some(Box::pin(wait_readable(self.fd.as_raw_fd()))),
+                io::ErrorKind::WouldBlock => {
+                    self.wait = Some(Box::pin(wait_readable(self.fd.as_raw_fd())))
+                }
                 io::ErrorKind::Interrupted => {}
                 _ => return Poll::Ready(Err(e)),
             }
@@ -129,7 +135,11 @@ impl PipeWriter {
         })
     }
 
-    pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         loop {
             let Some(fd) = &self.fd else {
                 return Poll::Ready(Err(closed_pipe()));
@@ -169,5 +179,8 @@ impl PipeWriter {
 }
 
 fn closed_pipe() -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, "the child's stdin was closed by this side")
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the child's stdin was closed by this side",
+    )
 }

@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use windows_sys::Wdk::Storage::FileSystem::{
-    NtQueryInformationFile, FileModeInformation, FILE_MODE_INFORMATION, FILE_SYNCHRONOUS_IO_ALERT,
+    FileModeInformation, NtQueryInformationFile, FILE_MODE_INFORMATION, FILE_SYNCHRONOUS_IO_ALERT,
     FILE_SYNCHRONOUS_IO_NONALERT,
 };
 use windows_sys::Win32::Foundation::RtlNtStatusToDosError;
@@ -126,7 +126,11 @@ impl PipeReader {
         })
     }
 
-    pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>, out: &mut [u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         if self.pos < self.data.len() {
             return Poll::Ready(Ok(self.take_into(out)));
         }
@@ -140,9 +144,18 @@ impl PipeReader {
             buf.clear();
             buf.reserve(out.len().min(MAX_IO));
             self.pos = 0;
-            self.pending = Some(Box::pin(read_overlapped(self.handle.as_raw_handle(), buf, 0)));
+            self.pending = Some(Box::pin(read_overlapped(
+                self.handle.as_raw_handle(),
+                buf,
+                0,
+            )));
         }
-        let (res, buf) = ready!(self.pending.as_mut().expect("a read is pending").as_mut().poll(cx));
+        let (res, buf) = ready!(self
+            .pending
+            .as_mut()
+            .expect("a read is pending")
+            .as_mut()
+            .poll(cx));
         self.pending = None;
         self.data = buf;
         self.pos = 0;
@@ -198,7 +211,11 @@ impl PipeWriter {
         })
     }
 
-    pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         loop {
             let Some(handle) = &self.handle else {
                 return Poll::Ready(Err(closed_pipe()));
@@ -245,5 +262,8 @@ impl PipeWriter {
 }
 
 fn closed_pipe() -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, "the child's stdin was closed by this side")
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the child's stdin was closed by this side",
+    )
 }

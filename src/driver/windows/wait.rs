@@ -150,10 +150,7 @@ enum Registration {
     /// A wait completion packet object (`NtAssociateWaitCompletionPacket`).
     Packet(HANDLE),
     /// A thread-pool wait and its callback's context.
-    Pool {
-        wait: HANDLE,
-        ctx: *mut PoolContext,
-    },
+    Pool { wait: HANDLE, ctx: *mut PoolContext },
 }
 
 impl Registration {
@@ -255,7 +252,12 @@ impl Waits {
         Ok(Started::Waiting(id))
     }
 
-    fn register_packet(&self, api: NtWaitApi, handle: HANDLE, id: WaitId) -> io::Result<Registration> {
+    fn register_packet(
+        &self,
+        api: NtWaitApi,
+        handle: HANDLE,
+        id: WaitId,
+    ) -> io::Result<Registration> {
         let mut packet: HANDLE = std::ptr::null_mut();
         // SAFETY: `packet` is a valid out pointer; no object attributes.
         let status = unsafe { (api.create)(&mut packet, GENERIC_ALL, std::ptr::null()) };
