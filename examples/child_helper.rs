@@ -31,6 +31,8 @@ fn main() {
                     break;
                 }
                 o.write_all(&buf[..n]).expect("write stdout");
+                // Pass each piece on at once (stdout buffers lines).
+                o.flush().expect("flush stdout");
             }
             o.flush().expect("flush stdout");
         }

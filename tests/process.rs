@@ -323,3 +323,51 @@ fn two_hundred_children_are_reaped_without_a_thread_each() {
         })
     });
 }
+
+#[test]
+fn a_cancelled_read_loses_no_bytes_and_the_futures_io_traits_work() {
+    use futures_io::{AsyncRead, AsyncWrite};
+    use std::future::poll_fn;
+    use std::pin::Pin;
+    within(60, || {
+        oneport::run(async {
+            let mut child = helper()
+                .arg("cat")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            let mut stdout = child.stdout.take().unwrap();
+            let mut buf = [0u8; 64];
+            // Nothing to read yet: give up on the read after a while.
+            let r = oneport::time::timeout(Duration::from_millis(30), stdout.read(&mut buf)).await;
+            assert!(r.is_err());
+            // Bytes that arrive now still reach the next read.
+            let n = poll_fn(|cx| Pin::new(&mut stdin).poll_write(cx, b"abc"))
+                .await
+                .unwrap();
+            assert_eq!(n, 3);
+            poll_fn(|cx| Pin::new(&mut stdin).poll_flush(cx))
+                .await
+                .unwrap();
+            let mut got = Vec::new();
+            while got.len() < 3 {
+                let n = poll_fn(|cx| Pin::new(&mut stdout).poll_read(cx, &mut buf))
+                    .await
+                    .unwrap();
+                assert!(n > 0);
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got, b"abc");
+            poll_fn(|cx| Pin::new(&mut stdin).poll_close(cx))
+                .await
+                .unwrap();
+            assert!(stdin.write(b"x").await.is_err(), "closed by us");
+            assert_eq!(stdout.read(&mut buf).await.unwrap(), 0, "end of output");
+            assert!(child.wait().await.unwrap().success());
+            // A read cancelled while pending leaves nothing behind.
+            assert_eq!(oneport::lowlevel::statistics().tasks_waiting_read, 0);
+        })
+    });
+}
