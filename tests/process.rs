@@ -98,26 +98,37 @@ fn a_cancelled_wait_loses_nothing() {
 fn three_concurrent_waits_survive_cancelling_some() {
     within(60, || {
         oneport::run(async {
-            let mut child = spawn(&["sleep", "60000"]);
-            let w = child.waiter();
-            let tasks: Vec<_> = (0..3)
-                .map(|_| {
-                    let w = w.clone();
-                    oneport::spawn(async move { w.wait().await })
-                })
-                .collect();
-            oneport::lowlevel::wait_all_tasks_blocked().await;
-            let mut tasks = tasks.into_iter();
-            // The first waiter polled holds the driver wait: cancel it and
-            // the next one, so the wait is handed on twice.
-            drop(tasks.next());
-            drop(tasks.next());
-            oneport::lowlevel::wait_all_tasks_blocked().await;
-            child.kill().unwrap();
-            let last = tasks.next().unwrap().await.unwrap();
-            assert!(!last.success());
-            assert_eq!(child.wait().await.unwrap(), last);
-            assert_eq!(w.try_wait().unwrap(), Some(last));
+            // Cancel which of the three waiters (by the order they first
+            // polled; the first holds the driver wait), then kill.
+            for cancel in [&[0usize][..], &[0, 1], &[1], &[2, 0]] {
+                let mut child = spawn(&["sleep", "60000"]);
+                let w = child.waiter();
+                let mut tasks: Vec<_> = (0..3)
+                    .map(|_| {
+                        let w = w.clone();
+                        Some(oneport::spawn(async move { w.wait().await }))
+                    })
+                    .collect();
+                oneport::lowlevel::wait_all_tasks_blocked().await;
+                for &i in cancel {
+                    drop(tasks[i].take());
+                }
+                oneport::lowlevel::wait_all_tasks_blocked().await;
+                assert_eq!(child.try_wait().unwrap(), None);
+                child.kill().unwrap();
+                let mut statuses = Vec::new();
+                for t in tasks.into_iter().flatten() {
+                    statuses.push(t.await.unwrap());
+                }
+                assert_eq!(statuses.len(), 3 - cancel.len());
+                let st = child.wait().await.unwrap();
+                assert!(!st.success());
+                assert!(
+                    statuses.iter().all(|s| *s == st),
+                    "every waiter got the status"
+                );
+                assert_eq!(w.try_wait().unwrap(), Some(st));
+            }
         })
     });
 }

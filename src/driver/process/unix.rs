@@ -184,3 +184,31 @@ fn closed_pipe() -> io::Error {
         "the child's stdin was closed by this side",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The timer fallback (no pidfd) still sees the exit.
+    #[test]
+    fn the_polling_fallback_sees_the_exit() {
+        crate::run(async {
+            let mut child = std::process::Command::new("sh")
+                .args(["-c", "sleep 0.05; exit 3"])
+                .spawn()
+                .unwrap();
+            let signal = ExitSignal {
+                pidfd: None,
+                polls: std::cell::Cell::new(0),
+            };
+            let status = loop {
+                if let Some(s) = child.try_wait().unwrap() {
+                    break s;
+                }
+                signal.wait().await.unwrap();
+            };
+            assert_eq!(status.code(), Some(3));
+            assert!(signal.polls.get() > 1, "it polled more than once");
+        });
+    }
+}
