@@ -35,6 +35,7 @@ mod error;
 mod runtime;
 
 pub mod buf;
+pub mod fs;
 pub mod lowlevel;
 pub mod time;
 
