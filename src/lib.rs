@@ -38,6 +38,8 @@ pub mod buf;
 pub mod fs;
 pub mod lowlevel;
 pub mod time;
+#[cfg(windows)]
+pub mod windows;
 
 pub use error::{is_closed_resource, ClosedResource};
 pub use runtime::{run, spawn, yield_now, JoinHandle, Runtime};
