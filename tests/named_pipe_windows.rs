@@ -81,7 +81,10 @@ fn many_clients_are_served_by_instances_of_one_name() {
         oneport::run(async {
             let name = pipe_name("many");
             let clients = 12;
-            let mut server = ServerOptions::new().first_pipe_instance(true).create(&name).unwrap();
+            let mut server = ServerOptions::new()
+                .first_pipe_instance(true)
+                .create(&name)
+                .unwrap();
             let acceptor = {
                 let name = name.clone();
                 oneport::spawn(async move {
@@ -158,7 +161,10 @@ fn sixty_four_mebibytes_in_one_mebibyte_reads_and_writes() {
             }
             writer.await;
             assert_eq!(received, TOTAL);
-            assert!(largest > 4096, "no read returned more than 4 KiB (largest {largest})");
+            assert!(
+                largest > 4096,
+                "no read returned more than 4 KiB (largest {largest})"
+            );
         });
     });
 }
@@ -187,7 +193,11 @@ fn async_read_uses_the_callers_size() {
             assert_eq!(got, expect);
             assert!(largest > 4096, "largest read {largest}");
             drop(writer.await);
-            assert_eq!(read_some(&mut server, &mut buf).await.unwrap(), 0, "end of stream");
+            assert_eq!(
+                read_some(&mut server, &mut buf).await.unwrap(),
+                0,
+                "end of stream"
+            );
         });
     });
 }
@@ -217,7 +227,13 @@ fn a_message_longer_than_the_read_buffer_arrives_in_parts() {
                 ]
             );
             let (r, v) = server.read_message(Vec::with_capacity(4)).await;
-            assert_eq!(r.unwrap(), MessageRead { bytes: 2, complete: true });
+            assert_eq!(
+                r.unwrap(),
+                MessageRead {
+                    bytes: 2,
+                    complete: true
+                }
+            );
             assert_eq!(v, b"ab");
             // The plain read reports the parts as bytes.
             client.write(&b"xyzzy"[..]).await.0.unwrap();
@@ -228,7 +244,13 @@ fn a_message_longer_than_the_read_buffer_arrives_in_parts() {
             // Messages go the other way too.
             server.write(String::from("reply")).await.0.unwrap();
             let (r, v) = client.read_message(Vec::with_capacity(16)).await;
-            assert_eq!(r.unwrap(), MessageRead { bytes: 5, complete: true });
+            assert_eq!(
+                r.unwrap(),
+                MessageRead {
+                    bytes: 5,
+                    complete: true
+                }
+            );
             assert_eq!(v, b"reply");
         });
     });
@@ -266,7 +288,10 @@ fn disconnect_ends_the_client_and_the_instance_serves_another() {
     within(20, || {
         oneport::run(async {
             let name = pipe_name("disc");
-            let server = ServerOptions::new().first_pipe_instance(true).create(&name).unwrap();
+            let server = ServerOptions::new()
+                .first_pipe_instance(true)
+                .create(&name)
+                .unwrap();
             let first = ClientOptions::new().open(&name).unwrap();
             server.connect().await.unwrap();
             first.write(&b"one"[..]).await.0.unwrap();
@@ -292,7 +317,10 @@ fn options_are_checked_and_first_instance_is_exclusive() {
     within(20, || {
         oneport::run(async {
             let name = pipe_name("opts");
-            let _first = ServerOptions::new().first_pipe_instance(true).create(&name).unwrap();
+            let _first = ServerOptions::new()
+                .first_pipe_instance(true)
+                .create(&name)
+                .unwrap();
             let second = ServerOptions::new().first_pipe_instance(true).create(&name);
             if running_on_wine() {
                 // Wine 8 ignores FILE_FLAG_FIRST_PIPE_INSTANCE.
@@ -301,9 +329,15 @@ fn options_are_checked_and_first_instance_is_exclusive() {
                 let e = second.unwrap_err();
                 assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "got {e:?}");
             }
-            let e = ServerOptions::new().max_instances(0).create(pipe_name("x")).unwrap_err();
+            let e = ServerOptions::new()
+                .max_instances(0)
+                .create(pipe_name("x"))
+                .unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-            let e = ServerOptions::new().max_instances(256).create(pipe_name("x")).unwrap_err();
+            let e = ServerOptions::new()
+                .max_instances(256)
+                .create(pipe_name("x"))
+                .unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
             let e = ServerOptions::new().create("bad\0name").unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
@@ -312,7 +346,10 @@ fn options_are_checked_and_first_instance_is_exclusive() {
 
             // One instance only: a second client is told the pipe is busy.
             let single = pipe_name("single");
-            let _s = ServerOptions::new().max_instances(1).create(&single).unwrap();
+            let _s = ServerOptions::new()
+                .max_instances(1)
+                .create(&single)
+                .unwrap();
             let _c = ClientOptions::new().open(&single).unwrap();
             let e = ClientOptions::new().open(&single).unwrap_err();
             assert_eq!(e.raw_os_error(), Some(231), "got {e:?}");
@@ -333,7 +370,11 @@ fn a_dropped_connect_and_dropped_reads_leave_nothing_behind() {
             let client = ClientOptions::new().open(&name).unwrap();
             server.connect().await.unwrap();
             for _ in 0..50 {
-                let r = oneport::time::timeout(Duration::from_millis(1), server.read(Vec::with_capacity(8))).await;
+                let r = oneport::time::timeout(
+                    Duration::from_millis(1),
+                    server.read(Vec::with_capacity(8)),
+                )
+                .await;
                 assert!(r.is_err());
             }
             client.write(&b"after"[..]).await.0.unwrap();

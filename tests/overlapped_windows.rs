@@ -25,7 +25,9 @@ use windows_sys::Win32::Storage::FileSystem::{
     CreateFileW, ReadFile, FILE_FLAG_OVERLAPPED, OPEN_EXISTING, PIPE_ACCESS_DUPLEX,
 };
 use windows_sys::Win32::System::Ioctl::FSCTL_SET_SPARSE;
-use windows_sys::Win32::System::Pipes::{CreateNamedPipeW, PIPE_READMODE_BYTE, PIPE_TYPE_BYTE, PIPE_WAIT};
+use windows_sys::Win32::System::Pipes::{
+    CreateNamedPipeW, PIPE_READMODE_BYTE, PIPE_TYPE_BYTE, PIPE_WAIT,
+};
 use windows_sys::Win32::System::IO::DeviceIoControl;
 
 fn temp_path(tag: &str) -> PathBuf {
@@ -74,7 +76,12 @@ fn pipe_pair(client_overlapped: bool) -> (OwnedHandle, OwnedHandle) {
             std::ptr::null(),
         )
     };
-    assert_ne!(server, INVALID_HANDLE_VALUE, "{}", std::io::Error::last_os_error());
+    assert_ne!(
+        server,
+        INVALID_HANDLE_VALUE,
+        "{}",
+        std::io::Error::last_os_error()
+    );
     // SAFETY: as above.
     let client = unsafe {
         CreateFileW(
@@ -83,13 +90,27 @@ fn pipe_pair(client_overlapped: bool) -> (OwnedHandle, OwnedHandle) {
             0,
             std::ptr::null(),
             OPEN_EXISTING,
-            if client_overlapped { FILE_FLAG_OVERLAPPED } else { 0 },
+            if client_overlapped {
+                FILE_FLAG_OVERLAPPED
+            } else {
+                0
+            },
             std::ptr::null_mut(),
         )
     };
-    assert_ne!(client, INVALID_HANDLE_VALUE, "{}", std::io::Error::last_os_error());
+    assert_ne!(
+        client,
+        INVALID_HANDLE_VALUE,
+        "{}",
+        std::io::Error::last_os_error()
+    );
     // SAFETY: both handles are fresh and owned by nobody else.
-    unsafe { (OwnedHandle::from_raw_handle(server), OwnedHandle::from_raw_handle(client)) }
+    unsafe {
+        (
+            OwnedHandle::from_raw_handle(server),
+            OwnedHandle::from_raw_handle(client),
+        )
+    }
 }
 
 /// Polls `fut` exactly once, from inside the runtime.
@@ -181,7 +202,12 @@ fn writes_beyond_4_gib_in_a_sparse_file_read_back() {
                     std::ptr::null_mut(),
                 )
             };
-            assert_ne!(ok, 0, "FSCTL_SET_SPARSE: {}", std::io::Error::last_os_error());
+            assert_ne!(
+                ok,
+                0,
+                "FSCTL_SET_SPARSE: {}",
+                std::io::Error::last_os_error()
+            );
         }
         oneport::run(async {
             let f = open_overlapped(&path);
@@ -276,8 +302,9 @@ fn peer_close_ends_a_pending_read_with_broken_pipe() {
             let (server, client) = pipe_pair(true);
             register_with_iocp(server.as_raw_handle()).unwrap();
             let s = server.as_raw_handle() as usize;
-            let reader =
-                oneport::spawn(async move { read_overlapped(s as _, Vec::with_capacity(16), 0).await.0 });
+            let reader = oneport::spawn(async move {
+                read_overlapped(s as _, Vec::with_capacity(16), 0).await.0
+            });
             wait_all_tasks_blocked().await;
             drop(client);
             let err = reader.await.unwrap_err();
@@ -345,7 +372,11 @@ fn dropping_a_finished_read_on_an_unregistered_handle_panics_with_advice() {
     std::fs::File::from(client).write_all(b"x").unwrap();
     oneport::run(async {
         {
-            let mut read = pin!(read_overlapped(server.as_raw_handle(), Vec::with_capacity(4), 0));
+            let mut read = pin!(read_overlapped(
+                server.as_raw_handle(),
+                Vec::with_capacity(4),
+                0
+            ));
             assert!(poll_once(read.as_mut()).await.is_pending());
         }
         oneport::time::sleep(Duration::from_millis(200)).await;

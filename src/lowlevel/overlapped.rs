@@ -66,7 +66,11 @@ pub fn register_with_iocp(handle: RawHandle) -> io::Result<()> {
 ///
 /// # Panics
 /// When polled outside a oneport runtime.
-pub async fn read_overlapped<B: IoBufMut>(handle: RawHandle, buf: B, offset: u64) -> (io::Result<usize>, B) {
+pub async fn read_overlapped<B: IoBufMut>(
+    handle: RawHandle,
+    buf: B,
+    offset: u64,
+) -> (io::Result<usize>, B) {
     // SAFETY: the closure starts one ReadFile on `handle` with the given
     // OVERLAPPED into the spare capacity of the buffer, which the driver owns
     // at a fixed address until the packet is dequeued.
@@ -89,7 +93,10 @@ pub async fn read_overlapped<B: IoBufMut>(handle: RawHandle, buf: B, offset: u64
     };
     if let Ok(n) = result {
         let (_, spare) = buf::spare(&mut buf);
-        assert!(n <= spare, "oneport: the kernel reported {n} bytes read into {spare}");
+        assert!(
+            n <= spare,
+            "oneport: the kernel reported {n} bytes read into {spare}"
+        );
         // SAFETY: the kernel wrote `n` bytes into the spare capacity.
         unsafe { buf::advance(&mut buf, n) };
     }
@@ -116,7 +123,11 @@ pub(crate) fn read_result(o: &Outcome) -> io::Result<usize> {
 ///
 /// # Panics
 /// When polled outside a oneport runtime.
-pub async fn write_overlapped<B: IoBuf>(handle: RawHandle, buf: B, offset: u64) -> (io::Result<usize>, B) {
+pub async fn write_overlapped<B: IoBuf>(
+    handle: RawHandle,
+    buf: B,
+    offset: u64,
+) -> (io::Result<usize>, B) {
     // SAFETY: the closure starts one WriteFile on `handle` with the given
     // OVERLAPPED from the buffer the driver owns until the packet arrives.
     let (res, buf) = unsafe {
@@ -171,7 +182,11 @@ pub async fn write_overlapped<B: IoBuf>(handle: RawHandle, buf: B, offset: u64) 
 ///
 /// # Panics
 /// When polled outside a oneport runtime.
-pub async unsafe fn submit_overlapped<R, F>(handle: RawHandle, resources: R, submit: F) -> (io::Result<usize>, R)
+pub async unsafe fn submit_overlapped<R, F>(
+    handle: RawHandle,
+    resources: R,
+    submit: F,
+) -> (io::Result<usize>, R)
 where
     R: 'static,
     F: FnOnce(*mut OVERLAPPED, &mut R) -> io::Result<()>,
@@ -247,7 +262,11 @@ impl<R: 'static> OverlappedOp<R> {
     ///
     /// # Panics
     /// When called outside a oneport runtime.
-    pub unsafe fn start<F>(handle: RawHandle, resources: R, submit: F) -> Result<Self, (io::Error, R)>
+    pub unsafe fn start<F>(
+        handle: RawHandle,
+        resources: R,
+        submit: F,
+    ) -> Result<Self, (io::Error, R)>
     where
         F: FnOnce(*mut OVERLAPPED, &mut R) -> io::Result<()>,
     {
@@ -356,12 +375,18 @@ impl<R: 'static> Future for WaitOverlapped<'_, R> {
 
 impl<R: 'static> Drop for WaitOverlapped<'_, R> {
     fn drop(&mut self) {
-        self.op.rt.driver.overlapped.stop_waiting(self.op.id, self.waiter);
+        self.op
+            .rt
+            .driver
+            .overlapped
+            .stop_waiting(self.op.id, self.waiter);
     }
 }
 
 impl<R: 'static> std::fmt::Debug for WaitOverlapped<'_, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WaitOverlapped").field("op", self.op).finish()
+        f.debug_struct("WaitOverlapped")
+            .field("op", self.op)
+            .finish()
     }
 }

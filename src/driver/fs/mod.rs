@@ -70,12 +70,20 @@ pub(crate) async fn open(path: PathBuf, spec: OpenSpec) -> io::Result<FileImpl> 
 impl FileImpl {
     /// Reads into the spare capacity of `buf` at `pos`; `Ok(0)` at or past
     /// end of file.
-    pub(crate) async fn read_at<B: crate::buf::IoBufMut>(&self, buf: B, pos: u64) -> (io::Result<usize>, B) {
+    pub(crate) async fn read_at<B: crate::buf::IoBufMut>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> (io::Result<usize>, B) {
         sys::read_at(&self.file, buf, pos).await
     }
 
     /// Writes the initialised bytes of `buf` at `pos`.
-    pub(crate) async fn write_at<B: crate::buf::IoBuf>(&self, buf: B, pos: u64) -> (io::Result<usize>, B) {
+    pub(crate) async fn write_at<B: crate::buf::IoBuf>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> (io::Result<usize>, B) {
         sys::write_at(&self.file, buf, pos).await
     }
 

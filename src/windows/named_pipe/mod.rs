@@ -321,9 +321,8 @@ impl ClientOptions {
         if self.pipe_mode == PipeMode::Message {
             let mode = PIPE_READMODE_MESSAGE;
             // SAFETY: `mode` outlives the call; the other settings are left.
-            let ok = unsafe {
-                SetNamedPipeHandleState(h, &mode, std::ptr::null(), std::ptr::null())
-            };
+            let ok =
+                unsafe { SetNamedPipeHandleState(h, &mode, std::ptr::null(), std::ptr::null()) };
             if ok == 0 {
                 return Err(io::Error::last_os_error());
             }

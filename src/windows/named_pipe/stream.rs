@@ -23,7 +23,9 @@ use std::os::windows::io::{AsRawHandle, OwnedHandle, RawHandle};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use windows_sys::Win32::Foundation::{ERROR_BROKEN_PIPE, ERROR_MORE_DATA, ERROR_PIPE_NOT_CONNECTED};
+use windows_sys::Win32::Foundation::{
+    ERROR_BROKEN_PIPE, ERROR_MORE_DATA, ERROR_PIPE_NOT_CONNECTED,
+};
 use windows_sys::Win32::Storage::FileSystem::{ReadFile, WriteFile};
 
 use crate::buf::{self, IoBuf, IoBufMut};
@@ -35,7 +37,10 @@ enum ReadState {
     Idle(Vec<u8>),
     Reading(BoxedOp<usize>),
     /// Bytes read but not yet handed out.
-    Buffered { data: Vec<u8>, pos: usize },
+    Buffered {
+        data: Vec<u8>,
+        pos: usize,
+    },
 }
 
 enum WriteState {
@@ -63,7 +68,10 @@ pub(super) struct PipeIo {
 
 /// End of stream on a pipe is the peer having closed (or disconnected).
 fn is_end_of_stream(code: Option<u32>) -> bool {
-    matches!(code, Some(ERROR_BROKEN_PIPE) | Some(ERROR_PIPE_NOT_CONNECTED))
+    matches!(
+        code,
+        Some(ERROR_BROKEN_PIPE) | Some(ERROR_PIPE_NOT_CONNECTED)
+    )
 }
 
 /// One overlapped read into the spare capacity of `buf`, reporting whether
@@ -84,21 +92,40 @@ async fn read_raw<B: IoBufMut>(h: RawHandle, buf: B) -> (io::Result<MessageRead>
     .await;
     let read = match res {
         Ok(outcome) => match outcome.win32_error() {
-            None => Ok(MessageRead { bytes: outcome.bytes, complete: true }),
-            Some(ERROR_MORE_DATA) => Ok(MessageRead { bytes: outcome.bytes, complete: false }),
-            code if is_end_of_stream(code) && !outcome.cancel_requested && !outcome.handle_closed => {
-                Ok(MessageRead { bytes: 0, complete: true })
+            None => Ok(MessageRead {
+                bytes: outcome.bytes,
+                complete: true,
+            }),
+            Some(ERROR_MORE_DATA) => Ok(MessageRead {
+                bytes: outcome.bytes,
+                complete: false,
+            }),
+            code if is_end_of_stream(code)
+                && !outcome.cancel_requested
+                && !outcome.handle_closed =>
+            {
+                Ok(MessageRead {
+                    bytes: 0,
+                    complete: true,
+                })
             }
-            _ => outcome.result().map(|bytes| MessageRead { bytes, complete: true }),
+            _ => outcome.result().map(|bytes| MessageRead {
+                bytes,
+                complete: true,
+            }),
         },
-        Err(e) if is_end_of_stream(e.raw_os_error().map(|c| c as u32)) => {
-            Ok(MessageRead { bytes: 0, complete: true })
-        }
+        Err(e) if is_end_of_stream(e.raw_os_error().map(|c| c as u32)) => Ok(MessageRead {
+            bytes: 0,
+            complete: true,
+        }),
         Err(e) => Err(e),
     };
     if let Ok(r) = &read {
         let (_, spare) = buf::spare(&mut buf);
-        assert!(r.bytes <= spare, "oneport: pipe read reported more bytes than asked");
+        assert!(
+            r.bytes <= spare,
+            "oneport: pipe read reported more bytes than asked"
+        );
         // SAFETY: the kernel wrote `r.bytes` bytes into the spare capacity.
         unsafe { buf::advance(&mut buf, r.bytes) };
     }
@@ -162,7 +189,11 @@ impl PipeIo {
         write_raw(self.raw(), buf).await
     }
 
-    pub(super) fn poll_read(&mut self, cx: &mut Context<'_>, dst: &mut [u8]) -> Poll<io::Result<usize>> {
+    pub(super) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        dst: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         let h = self.raw();
         loop {
             match &mut self.read {
@@ -221,7 +252,11 @@ impl PipeIo {
         Poll::Ready(Ok(()))
     }
 
-    pub(super) fn poll_write(&mut self, cx: &mut Context<'_>, src: &[u8]) -> Poll<io::Result<usize>> {
+    pub(super) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        src: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if let Err(e) = std::task::ready!(self.poll_write_done(cx)) {
             return Poll::Ready(Err(e));
         }
