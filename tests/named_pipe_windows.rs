@@ -45,7 +45,7 @@ fn running_on_wine() -> bool {
     // SAFETY: NUL-terminated names; ntdll is always loaded.
     unsafe {
         let m = GetModuleHandleW(ntdll.as_ptr());
-        !m.is_null() && GetProcAddress(m, b"wine_get_version\0".as_ptr()).is_some()
+        !m.is_null() && GetProcAddress(m, c"wine_get_version".as_ptr().cast()).is_some()
     }
 }
 

@@ -511,7 +511,7 @@ fn ten_thousand_reads_dropped_at_random_moments_corrupt_nothing() {
                     }
                 }
                 // Other allocations are free to reuse freed blocks now.
-                let _noise = vec![0xAAu8; 32];
+                std::hint::black_box(vec![0xAAu8; 32]);
             }
             assert!(completed > 1000);
             // Drain what dropped reads left in the pipe, then let every

@@ -244,9 +244,7 @@ impl Overlapped {
     pub(crate) fn take<R: 'static>(&self, id: OpId) -> Option<(Outcome, R)> {
         let rec = {
             let mut ops = self.ops.borrow_mut();
-            if ops.get(&id)?.outcome.is_none() {
-                return None;
-            }
+            ops.get(&id)?.outcome?; // still in flight: nothing to take
             ops.remove(&id)?
         };
         let outcome = rec.outcome?;
