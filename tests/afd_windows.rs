@@ -312,3 +312,166 @@ fn a_thousand_waiting_sockets_use_several_afd_handles() {
     });
     eprintln!("1,000 sockets parked and cancelled in {:?}", started.elapsed());
 }
+
+/// How a wait on a socket closed behind the driver's back ended: it must
+/// end (or stay cancellable), never hang the runtime.
+fn ended(r: io::Result<()>) -> String {
+    match r {
+        Ok(()) => "Ok".into(),
+        Err(e) => format!("Err({e})"),
+    }
+}
+
+#[test]
+fn closing_the_only_handle_under_a_parked_reader_wakes_it() {
+    let _g = serial();
+    within(30, || {
+        oneport::run(async {
+            let (a, _b) = tcp_pair();
+            let reader = oneport::spawn(wait_readable(a.as_raw_socket()));
+            wait_all_tasks_blocked().await;
+            drop(a); // closesocket, no notify_closing
+            // Closing the last handle reports LOCAL_CLOSE: readable.
+            assert_eq!(ended(reader.await), "Ok");
+            assert_back_to_idle().await;
+        })
+    });
+}
+
+#[test]
+fn closing_under_a_parked_reader_and_writer_wakes_both() {
+    let _g = serial();
+    within(30, || {
+        oneport::run(async {
+            let (a, _b) = tcp_pair();
+            fill_send_buffer(&a);
+            let raw = a.as_raw_socket();
+            let reader = oneport::spawn(wait_readable(raw));
+            let writer = oneport::spawn(wait_writable(raw));
+            wait_all_tasks_blocked().await;
+            drop(a);
+            // LOCAL_CLOSE is in both interest sets.
+            assert_eq!((ended(reader.await), ended(writer.await)), ("Ok".into(), "Ok".into()));
+            assert_back_to_idle().await;
+        })
+    });
+}
+
+#[test]
+fn closing_one_of_two_handles_leaves_the_wait_cancellable_and_live() {
+    let _g = serial();
+    within(30, || {
+        oneport::run(async {
+            let (a, b) = tcp_pair();
+            let dup = a.try_clone().unwrap(); // WSADuplicateSocket
+            let raw = a.as_raw_socket();
+
+            // Closed under a parked reader while a duplicate keeps the
+            // socket open: the wait is still cancellable.
+            let reader = oneport::spawn(wait_readable(raw));
+            wait_all_tasks_blocked().await;
+            drop(a);
+            let timed_out = oneport::time::timeout(Duration::from_millis(50), reader).await;
+            if let Ok(r) = timed_out {
+                eprintln!("reader ended by itself: {}", ended(r));
+            }
+            assert_back_to_idle().await;
+
+            // The duplicate is a socket of its own name: waits on it work.
+            let reader = oneport::spawn(wait_readable(dup.as_raw_socket()));
+            wait_all_tasks_blocked().await;
+            (&b).write_all(b"d").unwrap();
+            reader.await.unwrap();
+            let mut one = [0u8; 1];
+            (&dup).read_exact(&mut one).unwrap();
+            assert_back_to_idle().await;
+        })
+    });
+}
+
+#[test]
+fn an_event_after_a_close_behind_the_back_ends_every_waiter() {
+    // Reader and writer parked; the handle they named is closed while a
+    // duplicate keeps the socket open (so no LOCAL_CLOSE). Data then
+    // completes the poll for the reader, and re-issuing the poll for the
+    // writer finds the handle gone: the writer gets that error.
+    let _g = serial();
+    within(30, || {
+        oneport::run(async {
+            let (a, b) = tcp_pair();
+            fill_send_buffer(&a);
+            let dup = a.try_clone().unwrap();
+            let raw = a.as_raw_socket();
+            let reader = oneport::spawn(wait_readable(raw));
+            let writer = oneport::spawn(wait_writable(raw));
+            wait_all_tasks_blocked().await;
+            drop(a);
+            (&b).write_all(b"e").unwrap();
+            assert_eq!(ended(reader.await), "Ok");
+            let w = writer.await;
+            assert!(w.is_err(), "the writer's poll could not be re-issued: {}", ended(w));
+            assert_back_to_idle().await;
+            drop(dup);
+        })
+    });
+}
+
+#[test]
+fn a_cancel_after_a_close_behind_the_back_ends_the_other_waiter() {
+    // As above, but the reader is cancelled instead of woken: re-issuing the
+    // poll for the writer alone fails, and the writer gets the error.
+    let _g = serial();
+    within(30, || {
+        oneport::run(async {
+            let (a, _b) = tcp_pair();
+            fill_send_buffer(&a);
+            let dup = a.try_clone().unwrap();
+            let raw = a.as_raw_socket();
+            let reader = oneport::spawn(wait_readable(raw));
+            let writer = oneport::spawn(wait_writable(raw));
+            wait_all_tasks_blocked().await;
+            drop(a);
+            drop(reader);
+            let w = writer.await;
+            assert!(w.is_err(), "the writer's poll could not be re-issued: {}", ended(w));
+            assert_back_to_idle().await;
+            drop(dup);
+        })
+    });
+}
+
+#[test]
+fn dropping_the_runtime_with_parked_waiters_is_clean() {
+    let _g = serial();
+    within(30, || {
+        let (a, b) = tcp_pair();
+        fill_send_buffer(&a);
+        let udp: Vec<UdpSocket> = (0..20)
+            .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        for _ in 0..3 {
+            let rt = oneport::Runtime::new().unwrap();
+            rt.block_on(async {
+                oneport::spawn(wait_readable(a.as_raw_socket())).detach();
+                oneport::spawn(wait_writable(a.as_raw_socket())).detach();
+                for u in &udp {
+                    oneport::spawn(wait_readable(u.as_raw_socket())).detach();
+                }
+                // A superseded poll and a cancelled one, still in flight.
+                let extra = oneport::spawn(wait_readable(b.as_raw_socket()));
+                wait_all_tasks_blocked().await;
+                drop(extra);
+                oneport::yield_now().await;
+                let s = statistics();
+                assert!(s.afd_polls_in_flight >= 21, "{s:?}");
+            });
+            drop(rt);
+        }
+        // The sockets were only waited on: they still work.
+        (&b).write_all(b"k").unwrap();
+        let rt = oneport::Runtime::new().unwrap();
+        rt.block_on(async {
+            wait_readable(a.as_raw_socket()).await.unwrap();
+        });
+    });
+}
