@@ -88,7 +88,11 @@ async fn settle(live: usize) -> Statistics {
 async fn assert_back_to_idle() {
     let s = settle(0).await;
     assert_eq!(
-        (s.tasks_waiting_read, s.tasks_waiting_write, s.afd_polls_in_flight),
+        (
+            s.tasks_waiting_read,
+            s.tasks_waiting_write,
+            s.afd_polls_in_flight
+        ),
         (0, 0, 0),
         "{s:?}"
     );
@@ -246,8 +250,8 @@ fn accepting_and_failed_connects_are_readiness_too() {
                 let t = TcpListener::bind("127.0.0.1:0").unwrap();
                 t.local_addr().unwrap()
             };
-            let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-                .unwrap();
+            let s =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
             s.set_nonblocking(true).unwrap();
             match s.connect(&closed_port.into()) {
                 Ok(()) => panic!("connected to a closed port"),
@@ -285,8 +289,16 @@ fn a_thousand_waiting_sockets_use_several_afd_handles() {
             assert_eq!(s.tasks_waiting_read, N);
             assert_eq!(s.afd_polls_in_flight, N);
             assert_eq!(s.afd_polls_issued, base.afd_polls_issued + N as u64);
-            assert!(s.afd_handles >= 2, "{} polls on {} handle(s)", N, s.afd_handles);
-            assert!(s.afd_handles <= N.div_ceil(500), "a handle with room is reused: {s:?}");
+            assert!(
+                s.afd_handles >= 2,
+                "{} polls on {} handle(s)",
+                N,
+                s.afd_handles
+            );
+            assert!(
+                s.afd_handles <= N.div_ceil(500),
+                "a handle with room is reused: {s:?}"
+            );
 
             // Events reach sockets of every group.
             let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -310,7 +322,10 @@ fn a_thousand_waiting_sockets_use_several_afd_handles() {
             assert_back_to_idle().await;
         })
     });
-    eprintln!("1,000 sockets parked and cancelled in {:?}", started.elapsed());
+    eprintln!(
+        "1,000 sockets parked and cancelled in {:?}",
+        started.elapsed()
+    );
 }
 
 /// How a wait on a socket closed behind the driver's back ended: it must
@@ -331,7 +346,7 @@ fn closing_the_only_handle_under_a_parked_reader_wakes_it() {
             let reader = oneport::spawn(wait_readable(a.as_raw_socket()));
             wait_all_tasks_blocked().await;
             drop(a); // closesocket, no notify_closing
-            // Closing the last handle reports LOCAL_CLOSE: readable.
+                     // Closing the last handle reports LOCAL_CLOSE: readable.
             assert_eq!(ended(reader.await), "Ok");
             assert_back_to_idle().await;
         })
@@ -351,7 +366,10 @@ fn closing_under_a_parked_reader_and_writer_wakes_both() {
             wait_all_tasks_blocked().await;
             drop(a);
             // LOCAL_CLOSE is in both interest sets.
-            assert_eq!((ended(reader.await), ended(writer.await)), ("Ok".into(), "Ok".into()));
+            assert_eq!(
+                (ended(reader.await), ended(writer.await)),
+                ("Ok".into(), "Ok".into())
+            );
             assert_back_to_idle().await;
         })
     });
@@ -409,7 +427,11 @@ fn an_event_after_a_close_behind_the_back_ends_every_waiter() {
             (&b).write_all(b"e").unwrap();
             assert_eq!(ended(reader.await), "Ok");
             let w = writer.await;
-            assert!(w.is_err(), "the writer's poll could not be re-issued: {}", ended(w));
+            assert!(
+                w.is_err(),
+                "the writer's poll could not be re-issued: {}",
+                ended(w)
+            );
             assert_back_to_idle().await;
             drop(dup);
         })
@@ -433,7 +455,11 @@ fn a_cancel_after_a_close_behind_the_back_ends_the_other_waiter() {
             drop(a);
             drop(reader);
             let w = writer.await;
-            assert!(w.is_err(), "the writer's poll could not be re-issued: {}", ended(w));
+            assert!(
+                w.is_err(),
+                "the writer's poll could not be re-issued: {}",
+                ended(w)
+            );
             assert_back_to_idle().await;
             drop(dup);
         })

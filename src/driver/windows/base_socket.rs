@@ -188,9 +188,9 @@ fn check_socket(ioctl: &dyn SocketIoctl, s: RawSock) -> io::Result<()> {
         Ok(base) => base,
         // The base is hidden: it must at least be reachable the rule-6 way.
         Err(_) => {
-            return resolve(ioctl, s).map(drop).map_err(|e| {
-                io::Error::new(e.kind(), format!("oneport cannot start: {e}"))
-            })
+            return resolve(ioctl, s)
+                .map(drop)
+                .map_err(|e| io::Error::new(e.kind(), format!("oneport cannot start: {e}")))
         }
     };
     match ioctl.query(s, SIO_BSP_HANDLE_SELECT) {
@@ -295,7 +295,10 @@ pub(crate) mod tests {
     fn a_failing_select_query_other_than_unsupported_stops_the_start() {
         let f = fake(|_, code| (code == SIO_BSP_HANDLE_SELECT).then_some(Err(WSAEINVAL)));
         let e = with_fake(f, crate::Runtime::new).unwrap_err();
-        assert!(e.to_string().contains("SIO_BSP_HANDLE_SELECT failed"), "{e}");
+        assert!(
+            e.to_string().contains("SIO_BSP_HANDLE_SELECT failed"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -351,7 +354,11 @@ pub(crate) mod tests {
             _ => None,
         });
         let e = resolve(&f, LAYERED).unwrap_err();
-        assert!(e.to_string().contains("does not support SIO_BSP_HANDLE_POLL"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("does not support SIO_BSP_HANDLE_POLL"),
+            "{e}"
+        );
         assert!(e.to_string().contains("netsh winsock show catalog"), "{e}");
     }
 

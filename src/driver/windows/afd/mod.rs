@@ -422,3 +422,94 @@ fn copy_error(e: &io::Error) -> io::Error {
         None => io::Error::new(e.kind(), e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The driver without a run loop: packets are pumped by hand, so a poll
+    //! can be cancelled behind the record's back.
+
+    use super::*;
+    use crate::driver::windows::port::Port;
+    use std::net::UdpSocket;
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::System::IO::CancelIoEx;
+
+    /// Dequeues packets until `afd` has no poll in flight.
+    fn pump(port: &Port, afd: &Afd, wake: &mut Vec<Waker>) {
+        let mut entries = Vec::with_capacity(crate::driver::windows::port::MAX_ENTRIES);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !afd.state.borrow().polls.is_empty() {
+            assert!(Instant::now() < deadline, "no packet for a poll in flight");
+            let n = port.get_events(Some(Duration::from_millis(100)), &mut entries);
+            for e in &entries[..n] {
+                assert_eq!(e.lpCompletionKey, KEY_AFD);
+                afd.on_completion(e, wake);
+            }
+        }
+    }
+
+    #[test]
+    fn a_current_poll_cancelled_by_someone_else_fails_its_waiters() {
+        let port = Port::new().unwrap();
+        let afd = Afd::new(port.handle()).unwrap();
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let raw = sock.as_raw_socket();
+        let token = afd
+            .register_wait(raw, Direction::Read, Waker::noop())
+            .unwrap();
+        let group = {
+            let st = afd.state.borrow();
+            st.sockets[&raw].current.unwrap().group
+        };
+        // Not a supersede: the record still counts on this poll.
+        // SAFETY: cancels every request on our own open helper handle.
+        unsafe { CancelIoEx(afd.state.borrow().groups.handle(group), std::ptr::null()) };
+        let mut wake = Vec::new();
+        pump(&port, &afd, &mut wake);
+        assert_eq!(wake.len(), 1, "the waiter was woken");
+        match afd.poll_wait(token, Waker::noop()) {
+            Poll::Ready(Err(e)) => assert_eq!(e.raw_os_error(), Some(995), "{e}"),
+            other => panic!("expected ERROR_OPERATION_ABORTED, got {other:?}"),
+        }
+        let mut s = Statistics::default();
+        afd.fill_statistics(&mut s);
+        assert_eq!((s.tasks_waiting_read, s.afd_polls_in_flight), (0, 0));
+        assert!(afd.state.borrow().sockets.is_empty(), "record removed");
+
+        // The helper handle still serves the next wait.
+        let token = afd
+            .register_wait(raw, Direction::Write, Waker::noop())
+            .unwrap();
+        pump(&port, &afd, &mut wake);
+        assert!(matches!(
+            afd.poll_wait(token, Waker::noop()),
+            Poll::Ready(Ok(()))
+        ));
+    }
+
+    #[test]
+    fn polls_in_flight_are_drained_when_the_driver_is_dropped() {
+        let port = Port::new().unwrap();
+        let socks: Vec<UdpSocket> = (0..5)
+            .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let afd = Afd::new(port.handle()).unwrap();
+        for s in &socks {
+            afd.register_wait(s.as_raw_socket(), Direction::Read, Waker::noop())
+                .unwrap();
+        }
+        // A packet of another subsystem queued before the drain.
+        port.post(super::super::keys::KEY_WAKEUP, 7, std::ptr::null())
+            .unwrap();
+        assert_eq!(afd.state.borrow().polls.len(), 5);
+        let started = Instant::now();
+        drop(afd);
+        assert!(started.elapsed() < DRAIN_LIMIT, "drained, not timed out");
+        // The foreign packet was handed back to the port.
+        let mut entries = Vec::with_capacity(8);
+        let n = port.get_events(Some(Duration::from_secs(1)), &mut entries);
+        assert_eq!(n, 1);
+        assert_eq!(entries[0].lpCompletionKey, super::super::keys::KEY_WAKEUP);
+        assert_eq!(entries[0].dwNumberOfBytesTransferred, 7);
+    }
+}

@@ -263,7 +263,10 @@ mod tests {
 
     #[test]
     fn event_sets_follow_the_rules_and_print_readably() {
-        assert_eq!(Events::READABLE.0, 0x0001 | 0x0080 | 0x0008 | 0x0010 | 0x0020);
+        assert_eq!(
+            Events::READABLE.0,
+            0x0001 | 0x0080 | 0x0008 | 0x0010 | 0x0020
+        );
         assert_eq!(Events::WRITABLE.0, 0x0004 | 0x0100 | 0x0010 | 0x0020);
         assert_eq!(format!("{:?}", Events::SEND | Events::ABORT), "SEND|ABORT");
         assert_eq!(format!("{:?}", Events(0x1 | 0x4000)), "RECEIVE|0x4000");
