@@ -57,7 +57,10 @@ use socket::{CurrentPoll, SockWaiters};
 /// flight before leaking their memory instead.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
+/// The readiness half of the Windows driver: waiter records, polls in
+/// flight and the helper handles they go through.
 pub(crate) struct Afd {
+    /// The driver's port, which outlives this (it is dropped after us).
     port: HANDLE,
     ioctl: Rc<dyn SocketIoctl>,
     state: RefCell<State>,
@@ -399,7 +402,15 @@ impl Drop for Afd {
                 }
             }
         }
-        // Whatever is left is leaked: `InFlight` does not free its memory.
+        // Whatever is left is leaked (`InFlight` does not free its memory),
+        // and said so: the kernel may still write to it.
+        if !st.polls.is_empty() {
+            eprintln!(
+                "oneport: {} AFD poll(s) still in flight {DRAIN_LIMIT:?} after their helper \
+                 handles were closed; their memory is leaked rather than freed under the kernel",
+                st.polls.len()
+            );
+        }
         st.polls.clear();
         for e in others {
             // SAFETY: re-posting copies three values into the open port.
