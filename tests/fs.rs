@@ -132,6 +132,14 @@ fn create_truncates_and_open_of_a_missing_file_is_not_found() {
             let (r, v) = g.read_at(Vec::with_capacity(64), 0).await;
             assert_eq!(r.unwrap(), 3);
             assert_eq!(v, b"new");
+            // Offsets no file can have are refused, on both platforms.
+            for pos in [u64::MAX, 1 << 63] {
+                let (r, v) = g.read_at(Vec::with_capacity(4), pos).await;
+                assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+                assert!(v.is_empty());
+                let (r, _) = g.write_at(&b"x"[..], pos).await;
+                assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+            }
             // Opened for reading only: writing fails with an error.
             let (r, _) = g.write_at(&b"x"[..], 0).await;
             assert!(r.is_err());

@@ -117,6 +117,9 @@ pub(crate) fn read_result(o: &Outcome) -> io::Result<usize> {
 /// Writes the initialised bytes of `buf` to `handle` at `offset` and returns
 /// how many were written (at most `u32::MAX` at once).
 ///
+/// The offset goes to the kernel as is, with the meanings Windows gives it:
+/// `u64::MAX` writes at the end of the file.
+///
 /// `offset` is ignored by handles without a position (pipes). The handle
 /// must be registered ([`register_with_iocp`]) with this runtime. Dropping
 /// the future cancels the write; some bytes may have been written already.

@@ -67,6 +67,22 @@ pub(crate) async fn open(path: PathBuf, spec: OpenSpec) -> io::Result<FileImpl> 
     })
 }
 
+/// Offsets above `i64::MAX` are refused on both platforms: Linux cannot
+/// express them, and on Windows the top values have special meanings
+/// (`u64::MAX` writes at the end of the file).
+fn check_offset(pos: u64) -> io::Result<()> {
+    if pos > i64::MAX as u64 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "file offset {pos} is above the largest file offset, {}",
+                i64::MAX
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl FileImpl {
     /// Reads into the spare capacity of `buf` at `pos`; `Ok(0)` at or past
     /// end of file.
@@ -75,6 +91,9 @@ impl FileImpl {
         buf: B,
         pos: u64,
     ) -> (io::Result<usize>, B) {
+        if let Err(e) = check_offset(pos) {
+            return (Err(e), buf);
+        }
         sys::read_at(&self.file, buf, pos).await
     }
 
@@ -84,6 +103,9 @@ impl FileImpl {
         buf: B,
         pos: u64,
     ) -> (io::Result<usize>, B) {
+        if let Err(e) = check_offset(pos) {
+            return (Err(e), buf);
+        }
         sys::write_at(&self.file, buf, pos).await
     }
 

@@ -21,6 +21,7 @@ pub(super) fn prepare(_file: &std::fs::File) -> io::Result<()> {
     Ok(())
 }
 
+/// The offset as `off_t` (`mod.rs` already refused larger ones).
 fn offset(pos: u64) -> io::Result<libc::off_t> {
     libc::off_t::try_from(pos).map_err(|_| {
         io::Error::new(

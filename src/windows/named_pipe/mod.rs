@@ -436,7 +436,8 @@ macro_rules! pipe_io {
 
         /// `poll_write` accepts the bytes and starts one overlapped write
         /// of them; its failure is reported by the next `poll_write` or
-        /// `poll_flush`.
+        /// `poll_flush`. Flush (or close) before dropping the pipe: dropping
+        /// it cancels a write still in flight.
         impl futures_io::AsyncWrite for $ty {
             fn poll_write(
                 mut self: Pin<&mut Self>,
