@@ -54,7 +54,9 @@ pub fn register_with_iocp(handle: RawHandle) -> io::Result<()> {
 /// Reads from `handle` at `offset` into the spare capacity of `buf` (from
 /// `buf.len()` up to its capacity) and extends its length by the bytes read.
 ///
-/// Returns `Ok(0)` at or past end of file (and for an empty spare capacity).
+/// Returns `Ok(0)` at or past end of file. With no spare capacity the call
+/// is still made, with length 0: a file returns `Ok(0)` at once, while a
+/// pipe waits until data is available (a known Windows idiom).
 /// On a message-mode pipe, a message longer than the spare capacity fills it
 /// and returns `Ok(n)`; the rest of the message comes with the next read.
 /// `offset` is ignored by handles without a position (pipes). At most

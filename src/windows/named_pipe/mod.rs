@@ -395,7 +395,9 @@ macro_rules! pipe_io {
             }
 
             /// Like [`read`](Self::read), also saying whether the read ended
-            /// a message (message mode; always `true` in byte mode).
+            /// a message (message mode; in byte mode every read that
+            /// transfers bytes, or ends the stream, says `true`). A buffer
+            /// with no spare capacity reads nothing and says `false`.
             pub async fn read_message<B: IoBufMut>(&self, buf: B) -> (io::Result<MessageRead>, B) {
                 self.io.read_message(buf).await
             }

@@ -76,7 +76,18 @@ fn is_end_of_stream(code: Option<u32>) -> bool {
 
 /// One overlapped read into the spare capacity of `buf`, reporting whether
 /// a message-mode message was complete. End of stream is `Ok(0)`.
-async fn read_raw<B: IoBufMut>(h: RawHandle, buf: B) -> (io::Result<MessageRead>, B) {
+async fn read_raw<B: IoBufMut>(h: RawHandle, mut buf: B) -> (io::Result<MessageRead>, B) {
+    if buf::spare(&mut buf).1 == 0 {
+        // A zero-byte pipe read would wait for data; like `std`, an empty
+        // buffer reads nothing at once.
+        return (
+            Ok(MessageRead {
+                bytes: 0,
+                complete: false,
+            }),
+            buf,
+        );
+    }
     // SAFETY: one ReadFile on `h` into the spare capacity of the buffer the
     // driver owns at a fixed address until the completion is dequeued.
     let (res, mut buf) = unsafe {
