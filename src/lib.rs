@@ -35,9 +35,12 @@ mod error;
 mod runtime;
 
 pub mod buf;
+pub mod fs;
 pub mod lowlevel;
 pub mod process;
 pub mod time;
+#[cfg(windows)]
+pub mod windows;
 
 pub use error::{is_closed_resource, ClosedResource};
 pub use runtime::{run, spawn, yield_now, JoinHandle, Runtime};

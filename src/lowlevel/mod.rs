@@ -285,7 +285,7 @@ mod wait;
 pub use wait::wait_for_object;
 
 #[cfg(windows)]
-mod overlapped;
+pub(crate) mod overlapped;
 #[cfg(windows)]
 pub use overlapped::{
     read_overlapped, register_with_iocp, submit_overlapped, write_overlapped, OverlappedOp,

@@ -23,6 +23,7 @@
 //! mean a waiter that never wakes, or memory freed under the kernel.
 
 mod afd;
+mod base_socket;
 pub(crate) mod keys;
 pub(crate) mod overlapped;
 mod port;
@@ -59,7 +60,7 @@ impl Driver {
         let monitors = Monitors::new();
         let waits = wait::Waits::new(monitors.reserve(), port.handle());
         Ok(Driver {
-            afd: afd::Afd::new()?,
+            afd: afd::Afd::new(port.handle())?,
             overlapped: overlapped::Overlapped::new(port.handle()),
             waits,
             monitors,
