@@ -387,3 +387,48 @@ fn a_dropped_connect_and_dropped_reads_leave_nothing_behind() {
         });
     });
 }
+
+#[test]
+fn bytes_read_for_a_larger_buffer_are_kept_for_smaller_reads() {
+    within(20, || {
+        oneport::run(async {
+            let (mut server, client) = pair("shrink", PipeMode::Byte).await;
+            // Start a 64-byte read, leave it in flight.
+            let mut big = [0u8; 64];
+            let first =
+                poll_fn(|cx| std::task::Poll::Ready(Pin::new(&mut server).poll_read(cx, &mut big)))
+                    .await;
+            assert!(first.is_pending());
+            let data: Vec<u8> = (1..=40).collect();
+            client.write(data.clone()).await.0.unwrap();
+            // Now read with a smaller buffer: nothing of the 40 is lost.
+            let mut got = Vec::new();
+            let mut small = [0u8; 7];
+            while got.len() < 40 {
+                let n = read_some(&mut server, &mut small).await.unwrap();
+                assert!(n > 0 && n <= 7);
+                got.extend_from_slice(&small[..n]);
+            }
+            assert_eq!(got, data);
+        });
+    });
+}
+
+#[test]
+fn a_failed_background_write_is_reported_by_the_next_write_or_flush() {
+    within(20, || {
+        oneport::run(async {
+            let (server, mut client) = pair("wfail", PipeMode::Byte).await;
+            drop(server);
+            // Either the write itself or the flush after it reports the
+            // broken pipe; it is never silently lost.
+            let write = poll_fn(|cx| Pin::new(&mut client).poll_write(cx, b"lost?")).await;
+            let flushed = poll_fn(|cx| Pin::new(&mut client).poll_flush(cx)).await;
+            let err = write.err().or(flushed.err()).expect("an error");
+            assert!(
+                err.kind() == io::ErrorKind::BrokenPipe || err.raw_os_error() == Some(232),
+                "got {err:?}"
+            );
+        });
+    });
+}

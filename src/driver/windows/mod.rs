@@ -77,15 +77,6 @@ impl Driver {
         self.port.handle()
     }
 
-    pub(crate) fn post(
-        &self,
-        key: usize,
-        bytes: u32,
-        overlapped: *const windows_sys::Win32::System::IO::OVERLAPPED,
-    ) -> io::Result<()> {
-        self.port.post(key, bytes, overlapped)
-    }
-
     pub(crate) fn get_events(&self, timeout: Option<Duration>) -> usize {
         self.port
             .get_events(timeout, &mut self.entries.borrow_mut())

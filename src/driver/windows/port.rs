@@ -16,8 +16,10 @@ use windows_sys::Win32::Foundation::{
     CloseHandle, GetLastError, HANDLE, INVALID_HANDLE_VALUE, WAIT_TIMEOUT,
 };
 use windows_sys::Win32::System::Threading::INFINITE;
+#[cfg(test)]
+use windows_sys::Win32::System::IO::OVERLAPPED;
 use windows_sys::Win32::System::IO::{
-    CreateIoCompletionPort, GetQueuedCompletionStatusEx, PostQueuedCompletionStatus, OVERLAPPED,
+    CreateIoCompletionPort, GetQueuedCompletionStatusEx, PostQueuedCompletionStatus,
     OVERLAPPED_ENTRY,
 };
 
@@ -110,6 +112,7 @@ impl Port {
     }
 
     /// Posts a packet with `key`, `bytes` and `overlapped`.
+    #[cfg(test)]
     pub(crate) fn post(
         &self,
         key: usize,
