@@ -382,3 +382,61 @@ fn a_cancelled_read_loses_no_bytes_and_the_futures_io_traits_work() {
         })
     });
 }
+
+#[test]
+fn a_write_given_up_on_is_never_interleaved_with_the_next() {
+    within(60, || {
+        oneport::run(async {
+            let mut child = helper()
+                .arg("cat")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            let mut stdout = child.stdout.take().unwrap();
+            let data: Vec<u8> = (0..4u32 << 20).map(|i| (i % 199) as u8 + 1).collect();
+            // Nobody reads stdout yet, so both pipes fill and the write
+            // cannot finish: give up on it.
+            let r =
+                oneport::time::timeout(Duration::from_millis(100), stdin.write_all(&data)).await;
+            assert!(r.is_err(), "4 MiB cannot fit in two pipe buffers");
+            let reader = oneport::spawn(async move {
+                let mut back = Vec::new();
+                stdout.read_to_end(&mut back).await.map(|_| back)
+            });
+            stdin.write_all(b"\0tail").await.unwrap();
+            stdin.close().await.unwrap();
+            let back = reader.await.unwrap();
+            // What the abandoned write got through is a prefix of it (all
+            // of its first piece, on Windows), then the new bytes follow.
+            let (head, tail) = back.split_at(back.len() - 5);
+            assert_eq!(tail, b"\0tail");
+            assert!(
+                data.starts_with(head),
+                "a clean prefix, {} bytes",
+                head.len()
+            );
+            assert!(!head.is_empty());
+            assert!(child.wait().await.unwrap().success());
+        })
+    });
+}
+
+#[test]
+fn a_child_spawned_outside_the_runtime_is_waited_inside() {
+    within(60, || {
+        let mut child = helper()
+            .args(["print", "early"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        oneport::run(async move {
+            let mut out = Vec::new();
+            let stdout = child.stdout.as_mut().unwrap();
+            stdout.read_to_end(&mut out).await.unwrap();
+            assert_eq!(out, b"early");
+            assert!(child.wait().await.unwrap().success());
+        })
+    });
+}
