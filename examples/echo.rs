@@ -196,6 +196,11 @@ defaults: --connections 100 --bytes 65536";
 pub fn parse_args(args: &[String]) -> Result<Mode, String> {
     let mut it = args.iter();
     let mode = it.next().ok_or("missing mode (server, client or demo)")?;
+    if !["server", "client", "demo"].contains(&mode.as_str()) {
+        return Err(format!(
+            "unknown mode {mode:?} (want server, client or demo)"
+        ));
+    }
     let mut addr = None;
     if mode == "server" || mode == "client" {
         let a = it.next().ok_or(format!("{mode}: missing ADDR"))?;
@@ -222,8 +227,7 @@ pub fn parse_args(args: &[String]) -> Result<Mode, String> {
     match (mode.as_str(), addr) {
         ("server", Some(a)) => Ok(Mode::Server(a)),
         ("client", Some(a)) => Ok(Mode::Client(a, connections, bytes)),
-        ("demo", _) => Ok(Mode::Demo(connections, bytes)),
-        _ => Err(format!("unknown mode {mode:?}")),
+        _ => Ok(Mode::Demo(connections, bytes)),
     }
 }
 

@@ -87,8 +87,14 @@ const HANG: Duration = Duration::from_secs(20);
 fn a_fresh_pair_is_writable_at_once() {
     test(|| async {
         let (a, b) = pair();
-        timeout(HANG, wait_writable(raw(&a))).await.unwrap().unwrap();
-        timeout(HANG, wait_writable(raw(&b))).await.unwrap().unwrap();
+        timeout(HANG, wait_writable(raw(&a)))
+            .await
+            .unwrap()
+            .unwrap();
+        timeout(HANG, wait_writable(raw(&b)))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(statistics().tasks_waiting_write, 0);
     });
 }
@@ -316,7 +322,10 @@ fn a_thousand_sockets_waited_at_once_then_all_cancelled() {
             })
             .collect();
         wait_all_tasks_blocked().await;
-        assert_eq!(statistics().tasks_waiting_read, base.tasks_waiting_read + 1000);
+        assert_eq!(
+            statistics().tasks_waiting_read,
+            base.tasks_waiting_read + 1000
+        );
         assert!(tasks.iter().all(|t| !t.is_finished()));
         drop(tasks);
         yield_now().await;
@@ -339,6 +348,9 @@ fn notify_closing_on_a_socket_nobody_waits_on_is_ok() {
         let (a, _b) = pair();
         notify_closing(raw(&a)).unwrap();
         // And the socket is not harmed.
-        timeout(HANG, wait_writable(raw(&a))).await.unwrap().unwrap();
+        timeout(HANG, wait_writable(raw(&a)))
+            .await
+            .unwrap()
+            .unwrap();
     });
 }
