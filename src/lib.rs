@@ -37,6 +37,7 @@ mod runtime;
 pub mod buf;
 pub mod fs;
 pub mod lowlevel;
+pub mod net;
 pub mod process;
 pub mod time;
 #[cfg(windows)]
