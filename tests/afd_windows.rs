@@ -501,3 +501,24 @@ fn dropping_the_runtime_with_parked_waiters_is_clean() {
         });
     });
 }
+
+#[test]
+fn a_closed_socket_number_reused_by_a_helper_handle_is_refused() {
+    let _serial = serial();
+    within(60, || {
+        // The runtime opens its AFD helper lazily, at the first wait: the
+        // freed socket number is the first free handle value and may be
+        // handed to the helper. Polling a helper with itself must be
+        // refused, never submitted (it crashes Wine's server).
+        for _ in 0..5 {
+            let r = oneport::run(async {
+                let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+                let raw = s.as_raw_socket();
+                drop(s);
+                wait_readable(raw).await
+            });
+            let e = r.expect_err("a closed socket cannot be waited on");
+            assert_eq!(e.raw_os_error(), Some(WSAENOTSOCK), "{e}");
+        }
+    });
+}

@@ -81,7 +81,7 @@ pub(crate) fn for_new_driver() -> Rc<dyn SocketIoctl> {
     Rc::new(SystemIoctl)
 }
 
-fn wsa_error(code: i32) -> io::Error {
+pub(crate) fn wsa_error(code: i32) -> io::Error {
     io::Error::from_raw_os_error(code)
 }
 

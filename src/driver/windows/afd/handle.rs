@@ -88,6 +88,18 @@ impl Groups {
         self.groups[index].handle.as_raw_handle() as HANDLE
     }
 
+    /// Whether `h` is one of the driver's own handles (a helper or the
+    /// port). A closed socket's number can be reused for a helper handle
+    /// opened later; polling a helper with itself must never happen (it
+    /// crashes Wine's server), so such a "socket" is refused.
+    pub(crate) fn owns(&self, h: HANDLE) -> bool {
+        h == self.port
+            || self
+                .groups
+                .iter()
+                .any(|g| g.handle.as_raw_handle() as HANDLE == h)
+    }
+
     /// Helper handles open.
     pub(crate) fn len(&self) -> usize {
         self.groups.len()

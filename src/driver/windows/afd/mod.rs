@@ -40,6 +40,7 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::HANDLE;
+use windows_sys::Win32::Networking::WinSock::WSAENOTSOCK;
 use windows_sys::Win32::System::IO::{
     GetQueuedCompletionStatusEx, PostQueuedCompletionStatus, OVERLAPPED_ENTRY,
 };
@@ -323,6 +324,10 @@ impl State {
             return Ok(());
         }
         let (group, afd) = self.groups.acquire()?;
+        if self.groups.owns(sock as HANDLE) {
+            self.groups.release(group);
+            return Err(base_socket::wsa_error(WSAENOTSOCK));
+        }
         // SAFETY: `afd` is an open helper handle associated with the port
         // (Groups only hands out such handles).
         match unsafe { poll::submit(afd, sock, wanted) } {
