@@ -20,10 +20,12 @@ count() {
        END { printf "%d %d\n", p, f }' "$1"
 }
 
+# A suite that hangs (a wedged Wine server, say) is stopped after 30 minutes
+# and counted as failed, so CI reports instead of running out its time.
 suite() { # NAME CMD...
   local name=$1; shift
   echo "==> $name: $*"
-  "$@" 2>&1 | tee "$logs/$name.log"
+  timeout --kill-after=30 1800 "$@" 2>&1 | tee "$logs/$name.log"
   local rc=${PIPESTATUS[0]}
   read -r p f < <(count "$logs/$name.log")
   summary+=("$name: $p passed, $f failed (exit $rc)")
