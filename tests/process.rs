@@ -1,6 +1,6 @@
 //! Child processes: exit codes, kill, many waiters, pipes in both
-//! directions with large data, output(), a child that stops reading, and
-//! many children at once without a thread per child.
+//! directions with large data, output(), a child that stops reading.
+//! (Many children at once: tests/process_many.rs, alone in its binary.)
 //!
 //! The child is `examples/child_helper.rs`, built by cargo beside the test
 //! binaries, so the same tests run natively and as Windows processes under
@@ -11,25 +11,8 @@ use std::io;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{within, Rng};
+use common::{child_helper as helper, within, Rng};
 use oneport::process::{Child, Command};
-
-/// The helper program (target/<profile>/examples/child_helper[.exe]).
-fn helper() -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let p = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .unwrap()
-        .join("examples")
-        .join(format!("child_helper{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        p.exists(),
-        "{} missing: `cargo test` builds it; with `--test process` run `cargo build --examples` first",
-        p.display()
-    );
-    Command::new(p)
-}
 
 fn spawn(args: &[&str]) -> Child {
     helper().args(args).spawn().expect("spawn the helper")
@@ -251,86 +234,6 @@ fn writing_to_a_child_that_closed_stdin_is_a_broken_pipe() {
             assert!(stdin.write_all(b"more").await.is_err());
             child.kill().unwrap();
             assert!(!child.wait().await.unwrap().success());
-        })
-    });
-}
-
-/// Threads of this process right now.
-#[cfg(unix)]
-fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
-}
-
-/// Threads of this process right now.
-#[cfg(windows)]
-fn thread_count() -> usize {
-    use windows_sys::Win32::Foundation::{CloseHandle, INVALID_HANDLE_VALUE};
-    use windows_sys::Win32::System::Diagnostics::ToolHelp::{
-        CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
-    };
-    let pid = std::process::id();
-    // SAFETY: a snapshot of all threads; the handle is checked and closed.
-    let snap = unsafe { CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0) };
-    assert_ne!(snap, INVALID_HANDLE_VALUE);
-    let mut entry = THREADENTRY32 {
-        dwSize: std::mem::size_of::<THREADENTRY32>() as u32,
-        ..Default::default()
-    };
-    let mut n = 0;
-    // SAFETY: `entry` is a valid THREADENTRY32 with dwSize set.
-    let mut ok = unsafe { Thread32First(snap, &mut entry) };
-    while ok != 0 {
-        if entry.th32OwnerProcessID == pid {
-            n += 1;
-        }
-        // SAFETY: as above.
-        ok = unsafe { Thread32Next(snap, &mut entry) };
-    }
-    // SAFETY: we own the snapshot handle.
-    unsafe { CloseHandle(snap) };
-    n
-}
-
-#[test]
-fn two_hundred_children_are_reaped_without_a_thread_each() {
-    within(120, || {
-        oneport::run(async {
-            let before = thread_count();
-            let mut children: Vec<Child> = (0..200)
-                .map(|_| {
-                    helper()
-                        .arg("cat")
-                        .stdin(Stdio::piped())
-                        .stdout(Stdio::null())
-                        .spawn()
-                        .unwrap()
-                })
-                .collect();
-            let stdins: Vec<_> = children
-                .iter_mut()
-                .map(|c| c.stdin.take().unwrap())
-                .collect();
-            let waits: Vec<_> = children
-                .iter()
-                .map(|c| {
-                    let w = c.waiter();
-                    oneport::spawn(async move { w.wait().await })
-                })
-                .collect();
-            oneport::lowlevel::wait_all_tasks_blocked().await;
-            // All 200 alive and waited on at once.
-            assert!(children.iter_mut().all(|c| c.try_wait().unwrap().is_none()));
-            let during = thread_count();
-            eprintln!("threads: {before} before, {during} with 200 children waited on");
-            assert!(
-                during < before + 50,
-                "threads grew from {before} to {during} for 200 waited-on children"
-            );
-            drop(stdins);
-            for w in waits {
-                assert!(w.await.unwrap().success());
-            }
-            assert_eq!(oneport::lowlevel::statistics().object_waits, 0);
         })
     });
 }

@@ -78,3 +78,20 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// The child-process helper program (target/<profile>/examples/child_helper[.exe]).
+pub fn child_helper() -> oneport::process::Command {
+    let exe = std::env::current_exe().unwrap();
+    let p = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap()
+        .join("examples")
+        .join(format!("child_helper{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        p.exists(),
+        "{} missing: `cargo test` builds it; with `--test process` run `cargo build --examples` first",
+        p.display()
+    );
+    oneport::process::Command::new(p)
+}

@@ -97,7 +97,7 @@ impl Groups {
             || self
                 .groups
                 .iter()
-                .any(|g| g.handle.as_raw_handle() as HANDLE == h)
+                .any(|g| std::ptr::eq(g.handle.as_raw_handle(), h))
     }
 
     /// Helper handles open.
