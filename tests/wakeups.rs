@@ -161,3 +161,38 @@ fn ten_thousand_wakes_from_four_threads_lose_no_task() {
         })
     });
 }
+
+#[test]
+fn wakes_racing_the_drain_of_an_earlier_wakeup_are_never_lost() {
+    // Four tasks each play ping-pong with a thread of their own: every
+    // round is a cross-thread wake, and the four streams of wakes land at
+    // random moments, also while the runtime is consuming an earlier one.
+    // A wake lost in that window leaves the runtime asleep for good.
+    within(120, || {
+        oneport::run(async {
+            const ROUNDS: usize = 50_000;
+            let tasks: Vec<_> = (0..4)
+                .map(|_| {
+                    let (tx, rx) = std::sync::mpsc::channel::<Arc<Signal>>();
+                    let t = std::thread::spawn(move || {
+                        for s in rx {
+                            s.fire();
+                        }
+                    });
+                    oneport::spawn(async move {
+                        for _ in 0..ROUNDS {
+                            let s = Arc::new(Signal::default());
+                            tx.send(s.clone()).unwrap();
+                            s.wait().await;
+                        }
+                        drop(tx);
+                        t.join().unwrap();
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await;
+            }
+        })
+    });
+}

@@ -212,9 +212,13 @@ impl Driver {
     }
 
     fn drain_wakeup(&self) {
-        // Clear `pending` first: a wake racing with the read then writes again.
-        self.waker.0.pending.store(false, Ordering::Release);
-        self.wakeups_received.set(self.wakeups_received.get() + 1);
+        // Read first, then clear `pending`. The other order loses wakeups: a
+        // wake landing between the two would see `pending` clear, write,
+        // and have its write swallowed by our read, leaving `pending` set
+        // with an empty eventfd, so no later wake would ever write again.
+        // In this order a wake landing in between finds `pending` still set
+        // and writes nothing, which is harmless: the loop is awake, and it
+        // looks at its run queue before it next sleeps.
         let mut buf = 0u64;
         // SAFETY: reads 8 bytes into a live u64 from our nonblocking eventfd.
         unsafe {
@@ -224,6 +228,8 @@ impl Driver {
                 8,
             )
         };
+        self.waker.0.pending.store(false, Ordering::Release);
+        self.wakeups_received.set(self.wakeups_received.get() + 1);
     }
 
     /// Brings the epoll registration of `fd` in line with its waiters.
