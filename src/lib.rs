@@ -35,6 +35,7 @@ mod error;
 mod runtime;
 
 pub mod lowlevel;
+pub mod net;
 pub mod time;
 
 pub use error::{is_closed_resource, ClosedResource};

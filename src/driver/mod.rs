@@ -29,3 +29,14 @@ pub(crate) use windows::{Driver, DriverWaker};
 /// Names one registered readiness waiter. Tokens are never reused within a
 /// driver, so a stale token can never cancel or observe another waiter.
 pub(crate) type WaitToken = u64;
+
+/// Whether an error from a nonblocking `connect` means "started, not yet
+/// finished" (wait until writable): `EINPROGRESS` on Unix, `WSAEWOULDBLOCK`
+/// (a `WouldBlock`) on Windows. Std cannot name `EINPROGRESS` on stable.
+pub(crate) fn connect_in_progress(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::EINPROGRESS) {
+        return true;
+    }
+    e.kind() == std::io::ErrorKind::WouldBlock
+}

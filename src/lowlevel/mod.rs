@@ -74,6 +74,18 @@ pub fn notify_closing(sock: RawSock) -> io::Result<()> {
         .notify_closing(sock)
 }
 
+/// `notify_closing` for a socket a `net` type is about to close on drop.
+///
+/// Done only while this thread runs a runtime: waiters live in the runtime of
+/// the thread that owns the socket, so outside one there is nobody to tell.
+/// Errors are ignored: a drop has nobody to report them to, and the socket
+/// is closed either way.
+pub(crate) fn notify_closing_on_drop(sock: RawSock) {
+    if let Some(rt) = runtime::try_current() {
+        let _ = rt.driver.notify_closing(sock);
+    }
+}
+
 /// The future behind `wait_readable` / `wait_writable`: registers with the
 /// driver on first poll, and unregisters on drop if not yet woken.
 struct ReadinessWait {

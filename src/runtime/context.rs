@@ -23,6 +23,12 @@ pub(crate) fn current(what: &str) -> Rc<Inner> {
     })
 }
 
+/// The runtime running on this thread, if any (for work that is optional
+/// outside a runtime, such as telling waiters a socket is closing on drop).
+pub(crate) fn try_current() -> Option<Rc<Inner>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
 /// Marks `inner` as this thread's runtime until the guard drops.
 pub(crate) fn enter(inner: &Rc<Inner>) -> EnterGuard {
     CURRENT.with(|c| {

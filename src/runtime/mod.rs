@@ -36,6 +36,7 @@ use crate::driver::Driver;
 use crate::lowlevel::Statistics;
 
 pub(crate) use context::current;
+pub(crate) use context::try_current;
 pub use task::{spawn, yield_now, JoinHandle};
 pub(crate) use timers::TimerKey;
 

@@ -1,0 +1,74 @@
+//! TCP and UDP sockets for oneport tasks.
+//!
+//! Every type here is an ordinary nonblocking socket plus the readiness waits
+//! of [`lowlevel`](crate::lowlevel) — nothing else. Each operation first tries
+//! the system call and waits only when it says `WouldBlock`, then tries
+//! again: a socket that is already ready costs one system call, not a round
+//! trip through the I/O manager (WINDOWS.md, rule 18). The same code runs
+//! over epoll on Linux and over AFD polls on Windows, because the platform
+//! lives entirely below `lowlevel`.
+//!
+//! Waits follow the `lowlevel` rules: a second task reading (or writing) the
+//! same socket while one already waits gets `io::ErrorKind::ResourceBusy`;
+//! dropping a value wakes tasks still waiting on it with
+//! [`ClosedResource`](crate::ClosedResource) before the socket closes.
+//!
+//! ```no_run
+//! use oneport::net::{TcpListener, TcpStream};
+//!
+//! oneport::run(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+//!     let addr = listener.local_addr()?;
+//!     let client = TcpStream::connect(addr).await?;
+//!     let (server, _) = listener.accept().await?;
+//!     client.write_all(b"hello").await?;
+//!     let mut buf = [0u8; 5];
+//!     let n = server.read(&mut buf).await?;
+//!     assert_eq!(&buf[..n], b"hello");
+//!     std::io::Result::Ok(())
+//! })
+//! .unwrap();
+//! ```
+
+mod readiness;
+mod tcp_listener;
+mod tcp_stream;
+mod udp;
+
+pub use tcp_listener::TcpListener;
+pub use tcp_stream::TcpStream;
+pub use udp::UdpSocket;
+
+/// Implements the platform's raw and borrowed socket accessors for a type
+/// whose `sock` field derefs to a standard socket: `AsRawFd`/`AsFd` on Unix,
+/// `AsRawSocket`/`AsSocket` on Windows. They only expose an item; no
+/// behaviour depends on the platform.
+macro_rules! impl_as_socket {
+    ($t:ty) => {
+        #[cfg(unix)]
+        impl std::os::fd::AsRawFd for $t {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(&*self.sock)
+            }
+        }
+        #[cfg(unix)]
+        impl std::os::fd::AsFd for $t {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(&*self.sock)
+            }
+        }
+        #[cfg(windows)]
+        impl std::os::windows::io::AsRawSocket for $t {
+            fn as_raw_socket(&self) -> std::os::windows::io::RawSocket {
+                std::os::windows::io::AsRawSocket::as_raw_socket(&*self.sock)
+            }
+        }
+        #[cfg(windows)]
+        impl std::os::windows::io::AsSocket for $t {
+            fn as_socket(&self) -> std::os::windows::io::BorrowedSocket<'_> {
+                std::os::windows::io::AsSocket::as_socket(&*self.sock)
+            }
+        }
+    };
+}
+use impl_as_socket;

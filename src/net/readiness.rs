@@ -1,0 +1,175 @@
+//! The one pattern every `net` operation follows, written once.
+//!
+//! - [`retry`]: try the system call; on `WouldBlock` wait for readiness and
+//!   try again. Used by the `async fn`s (`read`, `accept`, ...), whose waits
+//!   belong to the calling task's future.
+//! - [`PollSlot`]: the same loop for the poll-based `futures_io` traits,
+//!   which have no future of their own to keep a wait in, so the socket
+//!   keeps it, one slot per direction.
+//! - [`Closing`]: the owned socket, which tells waiters it is about to close
+//!   (`notify_closing`) before closing it.
+
+use std::cell::Cell;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use crate::lowlevel::{self, Direction, RawSock};
+
+/// The raw socket of a standard socket type, whatever the platform calls it.
+pub(crate) trait AsRawSock {
+    /// The socket as `lowlevel` names it.
+    fn raw_sock(&self) -> RawSock;
+}
+
+#[cfg(unix)]
+impl<T: std::os::fd::AsRawFd> AsRawSock for T {
+    fn raw_sock(&self) -> RawSock {
+        self.as_raw_fd()
+    }
+}
+
+#[cfg(windows)]
+impl<T: std::os::windows::io::AsRawSocket> AsRawSock for T {
+    fn raw_sock(&self) -> RawSock {
+        self.as_raw_socket()
+    }
+}
+
+/// A wait for `sock` to be ready in `dir`.
+async fn wait(sock: RawSock, dir: Direction) -> io::Result<()> {
+    match dir {
+        Direction::Read => lowlevel::wait_readable(sock).await,
+        Direction::Write => lowlevel::wait_writable(sock).await,
+    }
+}
+
+/// Runs `op` until it does not say `WouldBlock`, waiting for `sock` to be
+/// ready in `dir` in between. `Interrupted` is retried at once. A wait that
+/// fails (busy, closed, an OS error) ends the loop with its error.
+pub(crate) async fn retry<T>(
+    sock: RawSock,
+    dir: Direction,
+    mut op: impl FnMut() -> io::Result<T>,
+) -> io::Result<T> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait(sock, dir).await?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
+        }
+    }
+}
+
+/// A readiness wait kept between polls of a poll-based operation, with the
+/// waker of the poll that last asked for it.
+struct Parked {
+    wait: Pin<Box<dyn Future<Output = io::Result<()>>>>,
+    waker: Waker,
+}
+
+/// Where the poll-based I/O of one direction of a socket keeps its wait.
+///
+/// `poll_read` and `poll_write` are called again and again with no future of
+/// their own, so the wait they park in lives here. There is one slot per
+/// direction: if a poll with another waker comes along (another task, or the
+/// same operation moved to a new task), it takes the wait over and the
+/// previous waker is woken so that its owner, if still interested, polls
+/// again and finds out. An `async fn` that has to wait first [`release`]s
+/// the slot, so a poll-based operation abandoned half-way (its caller
+/// dropped) never makes the socket look busy.
+///
+/// [`release`]: PollSlot::release
+#[derive(Default)]
+pub(crate) struct PollSlot {
+    parked: Cell<Option<Parked>>,
+}
+
+impl PollSlot {
+    /// Polls `op` the way [`retry`] runs it, parking in this slot.
+    pub(crate) fn poll_io<T>(
+        &self,
+        sock: RawSock,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<T>,
+    ) -> Poll<io::Result<T>> {
+        loop {
+            if let Some(mut p) = self.parked.take() {
+                if !p.waker.will_wake(cx.waker()) {
+                    let previous = std::mem::replace(&mut p.waker, cx.waker().clone());
+                    previous.wake();
+                }
+                match p.wait.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        self.parked.set(Some(p));
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(())) => {}
+                }
+            }
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.parked.set(Some(Parked {
+                    wait: Box::pin(wait(sock, dir)),
+                    waker: cx.waker().clone(),
+                })),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    /// Cancels the parked wait, if any, and wakes whoever parked it.
+    pub(crate) fn release(&self) {
+        if let Some(p) = self.parked.take() {
+            drop(p.wait);
+            p.waker.wake();
+        }
+    }
+}
+
+impl fmt::Debug for PollSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.parked.take();
+        let parked = p.is_some();
+        self.parked.set(p);
+        f.debug_struct("PollSlot").field("parked", &parked).finish()
+    }
+}
+
+/// An owned nonblocking socket that, when dropped inside a runtime, wakes
+/// the tasks still waiting on it with `ClosedResource` before closing it.
+#[derive(Debug)]
+pub(crate) struct Closing<T: AsRawSock>(Option<T>);
+
+impl<T: AsRawSock> Closing<T> {
+    pub(crate) fn new(sock: T) -> Self {
+        Closing(Some(sock))
+    }
+
+    /// Gives the socket back without closing it or notifying anyone.
+    pub(crate) fn into_inner(mut self) -> T {
+        self.0.take().expect("oneport: socket already taken")
+    }
+}
+
+impl<T: AsRawSock> Deref for Closing<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // Only `into_inner` empties the option, and it consumes `self`.
+        self.0.as_ref().expect("oneport: socket already taken")
+    }
+}
+
+impl<T: AsRawSock> Drop for Closing<T> {
+    fn drop(&mut self) {
+        if let Some(sock) = self.0.take() {
+            lowlevel::notify_closing_on_drop(sock.raw_sock());
+            drop(sock);
+        }
+    }
+}

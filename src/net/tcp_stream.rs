@@ -1,0 +1,242 @@
+//! A connected TCP socket.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+use super::readiness::{retry, AsRawSock, Closing, PollSlot};
+use crate::lowlevel::{self, Direction};
+
+/// A TCP connection: `read`/`write` as `async fn`s, and
+/// [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`] for it and for
+/// `&TcpStream`, so one task can read while another writes.
+///
+/// Two tasks reading at once (or writing at once): the one that has to wait
+/// second gets `io::ErrorKind::ResourceBusy`. Dropping the stream inside a
+/// runtime wakes tasks still waiting on it with
+/// [`ClosedResource`](crate::ClosedResource), then closes it.
+///
+/// A `TcpStream` belongs to the runtime of its thread (it is not `Send`: the
+/// poll-based traits keep their waits in it). To hand a connection to a
+/// runtime on another thread, send [`TcpStream::into_std`] and rebuild it
+/// there with [`TcpStream::from_std`].
+pub struct TcpStream {
+    // Declared first so their waits are cancelled before the socket closes.
+    read_slot: PollSlot,
+    write_slot: PollSlot,
+    sock: Closing<std::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to `addr`.
+    ///
+    /// The connect is nonblocking: the task waits until the socket is
+    /// writable, then asks the socket for the outcome, so a refused
+    /// connection is an error such as `io::ErrorKind::ConnectionRefused`.
+    /// Dropping the future abandons the attempt and closes the socket.
+    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        let stream = TcpStream::from_nonblocking(socket.into());
+        match SockRef::from(&*stream.sock).connect(&addr.into()) {
+            Ok(()) => return Ok(stream),
+            Err(e) if crate::driver::connect_in_progress(&e) => {}
+            Err(e) => return Err(e),
+        }
+        let raw = stream.sock.raw_sock();
+        loop {
+            lowlevel::wait_writable(raw).await?;
+            if let Some(e) = stream.sock.take_error()? {
+                return Err(e);
+            }
+            // Writable with no error means connected; a socket still
+            // connecting has no peer yet, so wait again.
+            match stream.sock.peer_addr() {
+                Ok(_) => return Ok(stream),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Wraps a connected standard stream, switching it to nonblocking mode.
+    pub fn from_std(s: std::net::TcpStream) -> io::Result<TcpStream> {
+        s.set_nonblocking(true)?;
+        Ok(TcpStream::from_nonblocking(s))
+    }
+
+    pub(crate) fn from_nonblocking(s: std::net::TcpStream) -> TcpStream {
+        TcpStream {
+            read_slot: PollSlot::default(),
+            write_slot: PollSlot::default(),
+            sock: Closing::new(s),
+        }
+    }
+
+    /// Gives back the standard stream, still in nonblocking mode, without
+    /// closing it (for example to move it to a runtime on another thread).
+    pub fn into_std(self) -> std::net::TcpStream {
+        let TcpStream {
+            read_slot,
+            write_slot,
+            sock,
+        } = self;
+        drop((read_slot, write_slot));
+        sock.into_inner()
+    }
+
+    /// Reads into `buf`, waiting until at least one byte (or end of stream,
+    /// `Ok(0)`) is there.
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let raw = self.sock.raw_sock();
+        retry(raw, Direction::Read, || {
+            let r = (&*self.sock).read(buf);
+            if is_would_block(&r) {
+                self.read_slot.release();
+            }
+            r
+        })
+        .await
+    }
+
+    /// Writes some of `buf`, waiting until the socket takes at least one
+    /// byte; returns how many it took.
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        let raw = self.sock.raw_sock();
+        retry(raw, Direction::Write, || {
+            let r = (&*self.sock).write(buf);
+            if is_would_block(&r) {
+                self.write_slot.release();
+            }
+            r
+        })
+        .await
+    }
+
+    /// Writes all of `buf`. On an error, an unknown prefix may have been
+    /// sent.
+    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    /// Shuts down the read half, the write half or both. After
+    /// `Shutdown::Write` the peer reads end of stream once it has read
+    /// everything sent before.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.sock.shutdown(how)
+    }
+
+    /// The local address of the connection.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.local_addr()
+    }
+
+    /// The address of the peer.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.peer_addr()
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or on (`TCP_NODELAY`).
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.sock.set_nodelay(on)
+    }
+
+    /// Whether Nagle's algorithm is off (`TCP_NODELAY`).
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.sock.nodelay()
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`), if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock.take_error()
+    }
+}
+
+fn is_would_block<T>(r: &io::Result<T>) -> bool {
+    matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+impl std::fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("local", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
+            .field("raw", &self.sock.raw_sock())
+            .finish()
+    }
+}
+
+super::impl_as_socket!(TcpStream);
+
+impl futures_io::AsyncRead for &TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let s: &TcpStream = self.get_mut();
+        let raw = s.sock.raw_sock();
+        s.read_slot
+            .poll_io(raw, Direction::Read, cx, || (&*s.sock).read(buf))
+    }
+}
+
+impl futures_io::AsyncWrite for &TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let s: &TcpStream = self.get_mut();
+        let raw = s.sock.raw_sock();
+        s.write_slot
+            .poll_io(raw, Direction::Write, cx, || (&*s.sock).write(buf))
+    }
+
+    /// Data is handed to the kernel on every write: nothing to flush.
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts down the write half: the peer reads end of stream.
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown(Shutdown::Write))
+    }
+}
+
+impl futures_io::AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self).poll_read(cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self).poll_close(cx)
+    }
+}
