@@ -160,9 +160,10 @@ pub fn check_read(n: io::Result<usize>, job: &FileJob) -> io::Result<u64> {
     Ok(n as u64)
 }
 
-/// A named-pipe echo job: one client writes `msg` bytes, the server echoes
+/// A named-pipe echo job (the pipes workload runs on Windows only): one client writes `msg` bytes, the server echoes
 /// them, `rounds` times at most or until `limit`.
 #[derive(Clone, Debug)]
+#[cfg_attr(not(windows), allow(dead_code))]
 pub struct PipeJob {
     /// Bytes per message.
     pub msg: usize,
@@ -173,6 +174,7 @@ pub struct PipeJob {
 }
 
 /// A fresh named-pipe name for one pipes case.
+#[cfg_attr(not(windows), allow(dead_code))]
 pub fn pipe_name(who: &str) -> String {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -288,12 +290,12 @@ pub unsafe fn borrow_std(raw: RawSock) -> TcpStream {
 /// Ends a loan made by [`borrow_std`] without closing the socket.
 #[cfg(unix)]
 pub fn give_back(s: TcpStream) {
-    std::os::fd::IntoRawFd::into_raw_fd(s);
+    let _ = std::os::fd::IntoRawFd::into_raw_fd(s);
 }
 /// Ends a loan made by [`borrow_std`] without closing the socket.
 #[cfg(windows)]
 pub fn give_back(s: TcpStream) {
-    std::os::windows::io::IntoRawSocket::into_raw_socket(s);
+    let _ = std::os::windows::io::IntoRawSocket::into_raw_socket(s);
 }
 
 /// Makes the next close of `raw` abortive (linger 0: a reset, no

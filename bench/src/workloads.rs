@@ -62,7 +62,7 @@ impl Bench {
         c: &dyn Contender,
         what: &str,
         f: impl FnOnce(&dyn Contender) -> Option<io::Result<T>>,
-    ) -> Result<Option<T>, String> {
+    ) -> Result<Option<T>, ()> {
         let limit = self.opts.case_limit * 3 + Duration::from_secs(60);
         self.watchdog.arm(format!("{what} / {}", c.name()), limit);
         let r = catch_unwind(AssertUnwindSafe(|| f(c)));
@@ -72,11 +72,11 @@ impl Bench {
             Ok(Some(Ok(v))) => Ok(Some(v)),
             Ok(Some(Err(e))) => {
                 eprintln!("{what} / {}: {e}", c.name());
-                Err(e.to_string())
+                Err(())
             }
             Err(_) => {
                 eprintln!("{what} / {}: panicked", c.name());
-                Err("panicked".into())
+                Err(())
             }
         }
     }
@@ -85,7 +85,7 @@ impl Bench {
         match self.case(c, what, f) {
             Ok(Some(v)) => Cell::Value(fig(v)),
             Ok(None) => Cell::NotApplicable,
-            Err(e) => Cell::Failed(e),
+            Err(()) => Cell::Failed,
         }
     }
 
@@ -145,7 +145,7 @@ impl Bench {
                     vec![us(p50), us(p99), Cell::Value(rate)]
                 }
                 Ok(None) => vec![Cell::NotApplicable; 3],
-                Err(e) => vec![Cell::Failed(e); 3],
+                Err(()) => vec![Cell::Failed; 3],
             };
             t.row(c.name(), cells);
         }
@@ -196,8 +196,8 @@ impl Bench {
                     match self.case(c.as_ref(), &format!("idle {n}"), |c| c.idle(&raws)) {
                         Ok(Some(d)) => best = Some(best.map_or(d, |b| b.min(d))),
                         Ok(None) => break,
-                        Err(e) => {
-                            cell = Cell::Failed(e);
+                        Err(()) => {
+                            cell = Cell::Failed;
                             best = None;
                             break;
                         }
@@ -223,7 +223,7 @@ impl Bench {
                 let s = match (&row[0], &row[row.len() - 1]) {
                     (Cell::Value(a), Cell::Value(b)) if *a > 0.0 => Cell::Value(b / a),
                     (Cell::NotApplicable, _) => Cell::NotApplicable,
-                    _ => Cell::Failed("missing".into()),
+                    _ => Cell::Failed,
                 };
                 row.push(s);
             }
@@ -247,7 +247,7 @@ impl Bench {
             let cells = match self.case(c.as_ref(), "timers", |c| c.timers(&deadlines)) {
                 Ok(Some(d)) => vec![ms(d), ms(d.saturating_sub(latest))],
                 Ok(None) => vec![Cell::NotApplicable; 2],
-                Err(e) => vec![Cell::Failed(e); 2],
+                Err(()) => vec![Cell::Failed; 2],
             };
             t.row(c.name(), cells);
         }

@@ -62,12 +62,12 @@ fn idle(socks: &[RawSock]) -> io::Result<Duration> {
 /// Ends a loan of a caller's socket without closing it.
 #[cfg(unix)]
 fn release(s: TcpStream) {
-    std::os::fd::IntoRawFd::into_raw_fd(s);
+    let _ = std::os::fd::IntoRawFd::into_raw_fd(s);
 }
 /// Ends a loan of a caller's socket without closing it.
 #[cfg(windows)]
 fn release(s: TcpStream) {
-    std::os::windows::io::IntoRawSocket::into_raw_socket(s);
+    let _ = std::os::windows::io::IntoRawSocket::into_raw_socket(s);
 }
 
 /// An accepted connection that echoes what it reads.

@@ -61,6 +61,7 @@ impl Contender for Oneport {
         }))
     }
 
+    #[cfg(oneport_fs_pending)]
     fn files(&self, job: &FileJob) -> Option<io::Result<FileOut>> {
         Some(run(async {
             let file = Rc::new(oneport::fs::File::open(&job.path).await?);
