@@ -97,7 +97,7 @@ impl Contender for Oneport {
         }))
     }
 
-    #[cfg(windows)]
+    #[cfg(all(windows, oneport_fs_pending))]
     fn pipes(&self, job: &PipeJob) -> Option<io::Result<NetOut>> {
         Some(run(pipes(job)))
     }
@@ -172,7 +172,7 @@ async fn read_exact(s: &TcpStream, mut buf: &mut [u8]) -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(windows)]
+#[cfg(all(windows, oneport_fs_pending))]
 async fn pipes(job: &PipeJob) -> io::Result<NetOut> {
     use oneport::windows::named_pipe::{ClientOptions, ServerOptions};
     use smol::io::{AsyncReadExt, AsyncWriteExt};
