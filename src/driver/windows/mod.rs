@@ -18,6 +18,7 @@
 //! mean a waiter that never wakes, or memory freed under the kernel.
 
 mod afd;
+mod base_socket;
 pub(crate) mod keys;
 mod overlapped;
 mod port;
@@ -50,7 +51,7 @@ impl Driver {
     pub(crate) fn new() -> io::Result<Driver> {
         let port = Port::new()?;
         Ok(Driver {
-            afd: afd::Afd::new()?,
+            afd: afd::Afd::new(port.handle())?,
             overlapped: overlapped::Overlapped::new(),
             monitors: Monitors::new(),
             entries: RefCell::new(Vec::with_capacity(MAX_ENTRIES)),

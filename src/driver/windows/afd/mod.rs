@@ -1,0 +1,526 @@
+//! Socket readiness through the AFD driver (`IOCTL_AFD_POLL`).
+//!
+//! Windows has no readiness API that delivers to a completion port, except
+//! the one `select` and `WSAPoll` are built on: a poll request sent to the
+//! AFD driver (the kernel side of Winsock). Sent through a helper handle
+//! associated with the port, a poll that sees one of the requested events
+//! completes like any overlapped operation, with key 0. This is how Trio,
+//! wepoll, libuv, mio and polling get readiness on Windows.
+//!
+//! The pieces:
+//! - [`base_socket`](super::base_socket): every call first finds the base
+//!   socket (a layered provider may hand out sockets of its own);
+//! - [`handle`]: the helper handles, at most 500 polls each;
+//! - [`poll`]: one request and its kernel-owned memory;
+//! - [`socket`]: one waiter record per base socket — reader, writer and the
+//!   single current poll for the union of their interests.
+//!
+//! The state machine, per base socket: a waiter arriving or leaving cancels
+//! the current poll and submits one for the new union (or none). The
+//! cancelled poll's packet still comes and is recognised as stale: it is not
+//! the record's current poll. The current poll's packet wakes the waiters
+//! its events concern and the next poll is submitted for whoever remains; if
+//! that fails (the socket is gone), they get the error. Every submitted poll
+//! stays in `polls` — its memory owned by the driver — until its packet is
+//! dequeued, whatever happened to the record meanwhile.
+//!
+//! Woken waiters' results wait in `finished` until their future collects
+//! them; tokens are never reused, so a stale token names nothing.
+
+mod handle;
+mod poll;
+mod socket;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::ptr::NonNull;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use windows_sys::Win32::Foundation::HANDLE;
+use windows_sys::Win32::System::IO::{
+    GetQueuedCompletionStatusEx, PostQueuedCompletionStatus, OVERLAPPED_ENTRY,
+};
+
+use super::base_socket::{self, SocketIoctl};
+use super::keys::KEY_AFD;
+use crate::driver::WaitToken;
+use crate::error::{closed_resource, resource_busy};
+use crate::lowlevel::{Direction, RawSock, Statistics};
+use handle::Groups;
+use poll::PollOp;
+use socket::{CurrentPoll, SockWaiters};
+
+/// How long dropping the driver waits for the packets of polls still in
+/// flight before leaking their memory instead.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// The readiness half of the Windows driver: waiter records, polls in
+/// flight and the helper handles they go through.
+pub(crate) struct Afd {
+    /// The driver's port, which outlives this (it is dropped after us).
+    port: HANDLE,
+    ioctl: Rc<dyn SocketIoctl>,
+    state: RefCell<State>,
+}
+
+/// A submitted poll whose packet has not been dequeued.
+struct InFlight {
+    op: NonNull<PollOp>,
+    group: usize,
+    /// The base socket it polls (its record may be gone or have moved on).
+    sock: RawSock,
+}
+
+struct State {
+    sockets: HashMap<RawSock, SockWaiters>,
+    /// Parked waiters: token -> the base socket and direction.
+    parked: HashMap<WaitToken, (RawSock, Direction)>,
+    /// Woken waiters whose future has not yet collected the result.
+    finished: HashMap<WaitToken, io::Result<()>>,
+    /// Every poll the kernel owns, by the address its packet carries.
+    polls: HashMap<usize, InFlight>,
+    groups: Groups,
+    next_token: WaitToken,
+    readers: usize,
+    writers: usize,
+    polls_issued: u64,
+}
+
+impl Afd {
+    /// Checks the provider stack (WINDOWS.md rule 7); helper handles are
+    /// opened later, on the first wait, and associated with `port`.
+    pub(crate) fn new(port: HANDLE) -> io::Result<Afd> {
+        let ioctl = base_socket::for_new_driver();
+        base_socket::check_provider_stack(&*ioctl)?;
+        Ok(Afd {
+            port,
+            ioctl,
+            state: RefCell::new(State {
+                sockets: HashMap::new(),
+                parked: HashMap::new(),
+                finished: HashMap::new(),
+                polls: HashMap::new(),
+                groups: Groups::new(port),
+                next_token: 0,
+                readers: 0,
+                writers: 0,
+                polls_issued: 0,
+            }),
+        })
+    }
+
+    /// A key-0 packet: some poll finished.
+    pub(crate) fn on_completion(&self, entry: &OVERLAPPED_ENTRY, wake: &mut Vec<Waker>) {
+        let mut st = self.state.borrow_mut();
+        let Some(done) = st.polls.remove(&(entry.lpOverlapped as usize)) else {
+            drop(st);
+            panic!(
+                "oneport: AFD poll completion (key 0) for unknown OVERLAPPED {:p}",
+                entry.lpOverlapped
+            );
+        };
+        st.groups.release(done.group);
+        let current = st
+            .sockets
+            .get(&done.sock)
+            .is_some_and(|r| r.is_current(done.op));
+        // SAFETY: the packet naming this poll has just been dequeued, so the
+        // kernel is done with it; it leaves `polls` here, once.
+        let outcome = unsafe { poll::reclaim(done.op) };
+        if !current {
+            return; // stale: superseded or its record is gone (rule 12)
+        }
+        let sock = done.sock;
+        if let Some(rec) = st.sockets.get_mut(&sock) {
+            rec.current = None;
+        }
+        if let Some(e) = outcome.error() {
+            // The poll itself failed (cancelled by someone else, or its
+            // helper handle closed): the waiters learn why instead of
+            // waiting on a socket nobody polls.
+            st.fail_all(sock, &e, wake);
+            return;
+        }
+        for dir in socket::woken_directions(outcome.events) {
+            st.finish(sock, dir, Ok(()), wake);
+        }
+        if let Err(e) = st.refresh(sock) {
+            st.fail_all(sock, &e, wake);
+        }
+    }
+
+    pub(crate) fn fill_statistics(&self, s: &mut Statistics) {
+        let st = self.state.borrow();
+        s.tasks_waiting_read = st.readers;
+        s.tasks_waiting_write = st.writers;
+        s.afd_handles = st.groups.len();
+        s.afd_polls_in_flight = st.polls.len();
+        s.afd_polls_issued = st.polls_issued;
+    }
+
+    pub(crate) fn register_wait(
+        &self,
+        sock: RawSock,
+        dir: Direction,
+        waker: &Waker,
+    ) -> io::Result<WaitToken> {
+        let base = base_socket::resolve(&*self.ioctl, sock)?;
+        let mut st = self.state.borrow_mut();
+        let token = st.next_token;
+        let slot = st.sockets.entry(base).or_default().slot(dir);
+        if slot.is_some() {
+            return Err(resource_busy(match dir {
+                Direction::Read => "to read this socket",
+                Direction::Write => "to write this socket",
+            }));
+        }
+        *slot = Some((token, waker.clone()));
+        if let Err(e) = st.refresh(base) {
+            // A handle that is not a socket at all reads as such (Wine only
+            // notices here, see `confirm_socket`).
+            let e = base_socket::confirm_socket(base).err().unwrap_or(e);
+            // Nothing polls the socket now: withdraw the newcomer, and
+            // whoever else waited on it learns the same error (rule 16).
+            if let Some(rec) = st.sockets.get_mut(&base) {
+                *rec.slot(dir) = None;
+            }
+            let mut wake = Vec::new();
+            st.fail_all(base, &e, &mut wake);
+            drop(st);
+            wake.into_iter().for_each(Waker::wake);
+            return Err(e);
+        }
+        st.next_token += 1;
+        st.parked.insert(token, (base, dir));
+        st.count(dir, 1);
+        Ok(token)
+    }
+
+    pub(crate) fn poll_wait(&self, token: WaitToken, waker: &Waker) -> Poll<io::Result<()>> {
+        let mut st = self.state.borrow_mut();
+        if let Some(result) = st.finished.remove(&token) {
+            return Poll::Ready(result);
+        }
+        let Some(&(sock, dir)) = st.parked.get(&token) else {
+            return Poll::Ready(Err(io::Error::other(
+                "oneport: readiness wait lost by the driver",
+            )));
+        };
+        if let Some((_, w)) = st.sockets.get_mut(&sock).and_then(|r| r.slot(dir).as_mut()) {
+            if !w.will_wake(waker) {
+                *w = waker.clone();
+            }
+        }
+        Poll::Pending
+    }
+
+    /// A dropped wait (rule 17): the slot is cleared and the socket's poll
+    /// brought in line before this returns.
+    pub(crate) fn cancel_wait(&self, token: WaitToken) {
+        let mut st = self.state.borrow_mut();
+        if st.finished.remove(&token).is_some() {
+            return;
+        }
+        let Some((sock, dir)) = st.parked.remove(&token) else {
+            return;
+        };
+        st.count(dir, -1);
+        if let Some(rec) = st.sockets.get_mut(&sock) {
+            *rec.slot(dir) = None;
+        }
+        let mut wake = Vec::new();
+        if let Err(e) = st.refresh(sock) {
+            st.fail_all(sock, &e, &mut wake);
+        }
+        drop(st);
+        wake.into_iter().for_each(Waker::wake);
+    }
+
+    /// Rule 15: every waiter on the socket wakes with `ClosedResource`, and
+    /// its poll is dropped. Closes nothing.
+    pub(crate) fn notify_closing(&self, sock: RawSock) -> io::Result<()> {
+        let base = base_socket::resolve(&*self.ioctl, sock)?;
+        let mut st = self.state.borrow_mut();
+        if !st.sockets.contains_key(&base) {
+            drop(st);
+            return base_socket::confirm_socket(base);
+        }
+        let mut wake = Vec::new();
+        st.finish(base, Direction::Read, Err(closed_resource()), &mut wake);
+        st.finish(base, Direction::Write, Err(closed_resource()), &mut wake);
+        // Nobody waits any more: this only cancels the poll, which cannot fail.
+        st.refresh(base).ok();
+        drop(st);
+        wake.into_iter().for_each(Waker::wake);
+        Ok(())
+    }
+}
+
+impl State {
+    fn count(&mut self, dir: Direction, delta: isize) {
+        let c = match dir {
+            Direction::Read => &mut self.readers,
+            Direction::Write => &mut self.writers,
+        };
+        *c = c
+            .checked_add_signed(delta)
+            .expect("oneport: waiter count underflow");
+    }
+
+    /// Moves the waiter in `dir` of `sock` (if any) to `finished`.
+    fn finish(
+        &mut self,
+        sock: RawSock,
+        dir: Direction,
+        result: io::Result<()>,
+        wake: &mut Vec<Waker>,
+    ) {
+        let Some(rec) = self.sockets.get_mut(&sock) else {
+            return;
+        };
+        if let Some((token, waker)) = rec.slot(dir).take() {
+            self.parked.remove(&token);
+            self.finished.insert(token, result);
+            self.count(dir, -1);
+            wake.push(waker);
+        }
+    }
+
+    /// The socket cannot be polled: every waiter gets the error and the
+    /// record goes (its poll, if any, becomes stale).
+    fn fail_all(&mut self, sock: RawSock, e: &io::Error, wake: &mut Vec<Waker>) {
+        for dir in [Direction::Read, Direction::Write] {
+            self.finish(sock, dir, Err(copy_error(e)), wake);
+        }
+        if let Some(rec) = self.sockets.remove(&sock) {
+            if let Some(cur) = rec.current {
+                self.cancel(cur);
+            }
+        }
+    }
+
+    /// Brings the poll of `sock` in line with its waiters (rule 11): keeps
+    /// the current poll if it asks for exactly what is wanted; otherwise
+    /// cancels it and submits one for the union, or removes the record when
+    /// nobody waits. On error no poll is current.
+    fn refresh(&mut self, sock: RawSock) -> io::Result<()> {
+        let Some(rec) = self.sockets.get_mut(&sock) else {
+            return Ok(());
+        };
+        let wanted = rec.wanted();
+        if let Some(cur) = rec.current {
+            if cur.events == wanted {
+                return Ok(());
+            }
+            rec.current = None;
+            self.cancel(cur);
+        }
+        if wanted.is_empty() {
+            self.sockets.remove(&sock);
+            return Ok(());
+        }
+        let (group, afd) = self.groups.acquire()?;
+        // SAFETY: `afd` is an open helper handle associated with the port
+        // (Groups only hands out such handles).
+        match unsafe { poll::submit(afd, sock, wanted) } {
+            Ok(op) => {
+                self.polls
+                    .insert(op.as_ptr() as usize, InFlight { op, group, sock });
+                self.polls_issued += 1;
+                if let Some(rec) = self.sockets.get_mut(&sock) {
+                    rec.current = Some(CurrentPoll {
+                        op,
+                        group,
+                        events: wanted,
+                    });
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.groups.release(group);
+                Err(e)
+            }
+        }
+    }
+
+    /// Asks the kernel to end a superseded poll early. Its packet, and the
+    /// release of its memory, come later through `on_completion`.
+    fn cancel(&mut self, cur: CurrentPoll) {
+        // SAFETY: `cur.op` is in `polls` (its packet has not been dequeued)
+        // and was submitted on the handle of `cur.group`, still open.
+        // Another failure than "already finished" leaves the poll to end
+        // by itself (an event, or the driver's drop); it is stale either way.
+        let _ = unsafe { poll::cancel(self.groups.handle(cur.group), cur.op) };
+    }
+}
+
+impl Drop for Afd {
+    /// Rule 29: the helper handles are closed, which completes their polls;
+    /// the memory of each is freed only once its packet has been dequeued.
+    /// Polls whose packet does not come within [`DRAIN_LIMIT`] are leaked,
+    /// never freed under the kernel. Packets of other keys met while
+    /// draining are posted again, in order, for the rest of the driver.
+    fn drop(&mut self) {
+        let st = self.state.get_mut();
+        st.sockets.clear();
+        st.parked.clear();
+        st.finished.clear();
+        st.groups.close_all();
+        let mut others = Vec::new();
+        let deadline = Instant::now() + DRAIN_LIMIT;
+        let mut entries = vec![OVERLAPPED_ENTRY::default(); 64];
+        while !st.polls.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let mut n = 0u32;
+            // SAFETY: the port is open (the driver drops it after us);
+            // `entries` has room for the count given.
+            let ok = unsafe {
+                GetQueuedCompletionStatusEx(
+                    self.port,
+                    entries.as_mut_ptr(),
+                    entries.len() as u32,
+                    &mut n,
+                    super::port::timeout_ms(Some(left)),
+                    0,
+                )
+            };
+            if ok == 0 {
+                break; // timed out (or the port is unusable): leak the rest
+            }
+            for e in &entries[..n as usize] {
+                if e.lpCompletionKey != KEY_AFD {
+                    others.push(*e);
+                } else if let Some(done) = st.polls.remove(&(e.lpOverlapped as usize)) {
+                    // SAFETY: its packet has just been dequeued.
+                    unsafe { poll::reclaim(done.op) };
+                }
+            }
+        }
+        // Whatever is left is leaked (`InFlight` does not free its memory),
+        // and said so: the kernel may still write to it.
+        if !st.polls.is_empty() {
+            eprintln!(
+                "oneport: {} AFD poll(s) still in flight {DRAIN_LIMIT:?} after their helper \
+                 handles were closed; their memory is leaked rather than freed under the kernel",
+                st.polls.len()
+            );
+        }
+        st.polls.clear();
+        for e in others {
+            // SAFETY: re-posting copies three values into the open port.
+            unsafe {
+                PostQueuedCompletionStatus(
+                    self.port,
+                    e.dwNumberOfBytesTransferred,
+                    e.lpCompletionKey,
+                    e.lpOverlapped,
+                )
+            };
+        }
+    }
+}
+
+/// `io::Error` is not `Clone`; OS errors are rebuilt from their code.
+fn copy_error(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The driver without a run loop: packets are pumped by hand, so a poll
+    //! can be cancelled behind the record's back.
+
+    use super::*;
+    use crate::driver::windows::port::Port;
+    use std::net::UdpSocket;
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::System::IO::CancelIoEx;
+
+    /// Dequeues packets until `afd` has no poll in flight.
+    fn pump(port: &Port, afd: &Afd, wake: &mut Vec<Waker>) {
+        let mut entries = Vec::with_capacity(crate::driver::windows::port::MAX_ENTRIES);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !afd.state.borrow().polls.is_empty() {
+            assert!(Instant::now() < deadline, "no packet for a poll in flight");
+            let n = port.get_events(Some(Duration::from_millis(100)), &mut entries);
+            for e in &entries[..n] {
+                assert_eq!(e.lpCompletionKey, KEY_AFD);
+                afd.on_completion(e, wake);
+            }
+        }
+    }
+
+    #[test]
+    fn a_current_poll_cancelled_by_someone_else_fails_its_waiters() {
+        let port = Port::new().unwrap();
+        let afd = Afd::new(port.handle()).unwrap();
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let raw = sock.as_raw_socket();
+        let token = afd
+            .register_wait(raw, Direction::Read, Waker::noop())
+            .unwrap();
+        let group = {
+            let st = afd.state.borrow();
+            st.sockets[&raw].current.unwrap().group
+        };
+        // Not a supersede: the record still counts on this poll.
+        // SAFETY: cancels every request on our own open helper handle.
+        unsafe { CancelIoEx(afd.state.borrow().groups.handle(group), std::ptr::null()) };
+        let mut wake = Vec::new();
+        pump(&port, &afd, &mut wake);
+        assert_eq!(wake.len(), 1, "the waiter was woken");
+        match afd.poll_wait(token, Waker::noop()) {
+            Poll::Ready(Err(e)) => assert_eq!(e.raw_os_error(), Some(995), "{e}"),
+            other => panic!("expected ERROR_OPERATION_ABORTED, got {other:?}"),
+        }
+        let mut s = Statistics::default();
+        afd.fill_statistics(&mut s);
+        assert_eq!((s.tasks_waiting_read, s.afd_polls_in_flight), (0, 0));
+        assert!(afd.state.borrow().sockets.is_empty(), "record removed");
+
+        // The helper handle still serves the next wait.
+        let token = afd
+            .register_wait(raw, Direction::Write, Waker::noop())
+            .unwrap();
+        pump(&port, &afd, &mut wake);
+        assert!(matches!(
+            afd.poll_wait(token, Waker::noop()),
+            Poll::Ready(Ok(()))
+        ));
+    }
+
+    #[test]
+    fn polls_in_flight_are_drained_when_the_driver_is_dropped() {
+        let port = Port::new().unwrap();
+        let socks: Vec<UdpSocket> = (0..5)
+            .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let afd = Afd::new(port.handle()).unwrap();
+        for s in &socks {
+            afd.register_wait(s.as_raw_socket(), Direction::Read, Waker::noop())
+                .unwrap();
+        }
+        // A packet of another subsystem queued before the drain.
+        port.post(super::super::keys::KEY_WAKEUP, 7, std::ptr::null())
+            .unwrap();
+        assert_eq!(afd.state.borrow().polls.len(), 5);
+        let started = Instant::now();
+        drop(afd);
+        assert!(started.elapsed() < DRAIN_LIMIT, "drained, not timed out");
+        // The foreign packet was handed back to the port.
+        let mut entries = Vec::with_capacity(8);
+        let n = port.get_events(Some(Duration::from_secs(1)), &mut entries);
+        assert_eq!(n, 1);
+        assert_eq!(entries[0].lpCompletionKey, super::super::keys::KEY_WAKEUP);
+        assert_eq!(entries[0].dwNumberOfBytesTransferred, 7);
+    }
+}
