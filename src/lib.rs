@@ -34,6 +34,8 @@ mod driver;
 mod error;
 mod runtime;
 
+pub mod buf;
+pub mod fs;
 pub mod lowlevel;
 pub mod net;
 pub mod time;

@@ -16,6 +16,9 @@
 //!
 //! The run loop picks the driver by `cfg` here and nowhere else.
 
+pub(crate) mod blocking_pool;
+pub(crate) mod fs;
+
 #[cfg(unix)]
 mod epoll;
 #[cfg(unix)]

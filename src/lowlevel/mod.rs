@@ -282,3 +282,11 @@ mod windows;
 pub use windows::{
     current_iocp, monitor_completion_key, CompletionKeyEventInfo, CompletionKeyMonitor, RawHandle,
 };
+
+#[cfg(windows)]
+mod overlapped;
+#[cfg(windows)]
+pub use overlapped::{
+    read_overlapped, register_with_iocp, submit_overlapped, write_overlapped, OverlappedOp,
+    WaitOverlapped,
+};

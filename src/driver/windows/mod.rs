@@ -20,7 +20,7 @@
 mod afd;
 mod base_socket;
 pub(crate) mod keys;
-mod overlapped;
+pub(crate) mod overlapped;
 mod port;
 
 use std::cell::RefCell;
@@ -41,7 +41,7 @@ pub(crate) struct Driver {
     // Field order is drop order: the subsystems (which may hold memory the
     // kernel writes) go before the port they are associated with.
     afd: afd::Afd,
-    overlapped: overlapped::Overlapped,
+    pub(crate) overlapped: overlapped::Overlapped,
     pub(crate) monitors: Monitors,
     entries: RefCell<Vec<OVERLAPPED_ENTRY>>,
     port: Port,
@@ -52,7 +52,7 @@ impl Driver {
         let port = Port::new()?;
         Ok(Driver {
             afd: afd::Afd::new(port.handle())?,
-            overlapped: overlapped::Overlapped::new(),
+            overlapped: overlapped::Overlapped::new(port.handle()),
             monitors: Monitors::new(),
             entries: RefCell::new(Vec::with_capacity(MAX_ENTRIES)),
             port,

@@ -1,0 +1,78 @@
+//! Files on Windows: overlapped I/O on the runtime's completion port.
+//!
+//! The handle is opened with `FILE_FLAG_OVERLAPPED` and registered with the
+//! port once, when it is opened; every read and write is then one overlapped
+//! operation owned by the driver (`lowlevel::read_overlapped` /
+//! `write_overlapped`), with the offset in its `OVERLAPPED`: no thread, and
+//! no shared file position. Completions are always waited for through the
+//! port (`FILE_SKIP_COMPLETION_PORT_ON_SUCCESS` is not set: Wine completes
+//! file I/O through the pending path anyway).
+
+use std::io;
+use std::os::windows::io::AsRawHandle;
+use std::sync::Arc;
+
+use windows_sys::Win32::Foundation::{CloseHandle, ERROR_IO_PENDING};
+use windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OVERLAPPED;
+use windows_sys::Win32::System::Ioctl::FSCTL_SET_SPARSE;
+use windows_sys::Win32::System::Threading::CreateEventW;
+use windows_sys::Win32::System::IO::{DeviceIoControl, GetOverlappedResult, OVERLAPPED};
+
+use crate::buf::{IoBuf, IoBufMut};
+use crate::lowlevel::{read_overlapped, register_with_iocp, write_overlapped};
+
+pub(super) fn add_open_flags(o: &mut std::fs::OpenOptions) {
+    use std::os::windows::fs::OpenOptionsExt;
+    o.custom_flags(FILE_FLAG_OVERLAPPED);
+}
+
+/// Registers the freshly opened handle with this runtime's port.
+pub(super) fn prepare(file: &std::fs::File) -> io::Result<()> {
+    register_with_iocp(file.as_raw_handle())
+}
+
+pub(super) async fn read_at<B: IoBufMut>(file: &Arc<std::fs::File>, buf: B, pos: u64) -> (io::Result<usize>, B) {
+    read_overlapped(file.as_raw_handle(), buf, pos).await
+}
+
+pub(super) async fn write_at<B: IoBuf>(file: &Arc<std::fs::File>, buf: B, pos: u64) -> (io::Result<usize>, B) {
+    write_overlapped(file.as_raw_handle(), buf, pos).await
+}
+
+/// `FSCTL_SET_SPARSE`, synchronously (this runs on the blocking pool).
+///
+/// The handle is overlapped and registered, so the ioctl needs an
+/// `OVERLAPPED`; its event handle has the low bit set, which tells the kernel
+/// not to queue a completion packet to the port, and the call waits on the
+/// event instead. (Wine queues no packet for this ioctl at all, so it could
+/// not go through the port anyway.)
+pub(super) fn set_sparse(file: &std::fs::File) -> io::Result<()> {
+    // SAFETY: a manual-reset, unnamed event with default security.
+    let event = unsafe { CreateEventW(std::ptr::null(), 1, 0, std::ptr::null()) };
+    if event.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    let mut ov = OVERLAPPED {
+        hEvent: (event as usize | 1) as _,
+        ..OVERLAPPED::default()
+    };
+    let mut bytes = 0u32;
+    let h = file.as_raw_handle();
+    // SAFETY: `ov` and `bytes` live on this stack frame until
+    // GetOverlappedResult (waiting) has returned, i.e. until the kernel is
+    // done with them; no buffers are passed.
+    let result = unsafe {
+        let ok = DeviceIoControl(h, FSCTL_SET_SPARSE, std::ptr::null(), 0, std::ptr::null_mut(), 0, &mut bytes, &mut ov);
+        let submit_error = (ok == 0).then(io::Error::last_os_error);
+        if let Some(e) = submit_error.filter(|e| e.raw_os_error() != Some(ERROR_IO_PENDING as i32)) {
+            Err(e)
+        } else if GetOverlappedResult(h, &ov, &mut bytes, 1) == 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    // SAFETY: the event is ours and no longer used.
+    unsafe { CloseHandle(event) };
+    result
+}

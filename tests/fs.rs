@@ -1,0 +1,216 @@
+//! `oneport::fs::File`: positional reads and writes with owned buffers, on
+//! both platforms.
+mod common;
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::within;
+use oneport::fs::{File, OpenOptions};
+
+fn temp_path(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    std::env::temp_dir().join(format!(
+        "oneport-fs-{}-{}-{}",
+        std::process::id(),
+        tag,
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Removes the file when the test ends, passed or not.
+struct Cleanup(PathBuf);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn writes_and_reads_at_offsets() {
+    within(20, || {
+        let path = temp_path("offsets");
+        let _c = Cleanup(path.clone());
+        oneport::run(async {
+            let f = File::create(&path).await.unwrap();
+            let (r, b) = f.write_at(&b"hello"[..], 0).await;
+            assert_eq!(r.unwrap(), 5);
+            assert_eq!(b, b"hello");
+            let (r, _) = f.write_at(String::from("world"), 10).await;
+            assert_eq!(r.unwrap(), 5);
+            let (r, _) = f.write_at(vec![b'-'; 5].into_boxed_slice(), 5).await;
+            assert_eq!(r.unwrap(), 5);
+            let (r, v) = f.read_at(Vec::with_capacity(64), 0).await;
+            assert_eq!(r.unwrap(), 15);
+            assert_eq!(v, b"hello-----world");
+            let (r, v) = f.read_at(Vec::with_capacity(3), 6).await;
+            assert_eq!(r.unwrap(), 3);
+            assert_eq!(v, b"---");
+            f.sync_all().await.unwrap();
+            f.sync_data().await.unwrap();
+            assert_eq!(f.metadata().await.unwrap().len(), 15);
+        });
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello-----world");
+    });
+}
+
+#[test]
+fn reads_append_to_the_buffer_and_stop_at_end_of_file() {
+    within(20, || {
+        let path = temp_path("eof");
+        let _c = Cleanup(path.clone());
+        std::fs::write(&path, b"0123456789").unwrap();
+        oneport::run(async {
+            let f = File::open(&path).await.unwrap();
+            let mut buf = Vec::with_capacity(20);
+            buf.extend_from_slice(b"ab");
+            let (r, buf) = f.read_at(buf, 7).await;
+            assert_eq!(r.unwrap(), 3);
+            assert_eq!(buf, b"ab789", "bytes before len() are kept");
+            for pos in [10, 11, 5 << 30] {
+                let (r, v) = f.read_at(Vec::with_capacity(8), pos).await;
+                assert_eq!(r.unwrap(), 0, "read at {pos}");
+                assert!(v.is_empty());
+            }
+            // No spare capacity: nothing to read into.
+            let full = vec![1u8; 4];
+            let cap = full.capacity();
+            let (r, v) = f.read_at(full, 0).await;
+            if cap == 4 {
+                assert_eq!(r.unwrap(), 0);
+                assert_eq!(v, [1, 1, 1, 1]);
+            }
+        });
+    });
+}
+
+#[test]
+fn concurrent_reads_of_one_file_each_get_their_range() {
+    within(30, || {
+        let path = temp_path("concurrent");
+        let _c = Cleanup(path.clone());
+        let data: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        oneport::run(async {
+            let f = std::rc::Rc::new(File::open(&path).await.unwrap());
+            let tasks: Vec<_> = (0..16u64)
+                .map(|i| {
+                    let f = f.clone();
+                    oneport::spawn(async move {
+                        let mut got = Vec::with_capacity(4096);
+                        while got.len() < 4096 {
+                            let pos = i * 4096 + got.len() as u64;
+                            let (r, v) = f.read_at(got, pos).await;
+                            assert!(r.unwrap() > 0);
+                            got = v;
+                        }
+                        got
+                    })
+                })
+                .collect();
+            for (i, t) in tasks.into_iter().enumerate() {
+                assert_eq!(t.await, &data[i * 4096..(i + 1) * 4096], "range {i}");
+            }
+        });
+    });
+}
+
+#[test]
+fn create_truncates_and_open_of_a_missing_file_is_not_found() {
+    within(20, || {
+        let path = temp_path("trunc");
+        let _c = Cleanup(path.clone());
+        std::fs::write(&path, b"old contents that are long").unwrap();
+        oneport::run(async {
+            let f = File::create(&path).await.unwrap();
+            assert_eq!(f.metadata().await.unwrap().len(), 0);
+            let (r, _) = f.write_at(&b"new"[..], 0).await;
+            r.unwrap();
+            drop(f);
+            let g = File::open(&path).await.unwrap();
+            let (r, v) = g.read_at(Vec::with_capacity(64), 0).await;
+            assert_eq!(r.unwrap(), 3);
+            assert_eq!(v, b"new");
+            // Opened for reading only: writing fails with an error.
+            let (r, _) = g.write_at(&b"x"[..], 0).await;
+            assert!(r.is_err());
+
+            let missing = temp_path("missing");
+            let err = File::open(&missing).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::NotFound);
+            let err = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        });
+    });
+}
+
+#[test]
+fn set_len_shrinks_and_grows() {
+    within(20, || {
+        let path = temp_path("setlen");
+        let _c = Cleanup(path.clone());
+        oneport::run(async {
+            let f = File::create(&path).await.unwrap();
+            f.write_at(&b"0123456789"[..], 0).await.0.unwrap();
+            f.set_len(4).await.unwrap();
+            let (r, v) = f.read_at(Vec::with_capacity(16), 0).await;
+            assert_eq!(r.unwrap(), 4);
+            assert_eq!(v, b"0123");
+            f.set_len(6).await.unwrap();
+            let (_, v) = f.read_at(Vec::with_capacity(16), 0).await;
+            assert_eq!(v, b"0123\0\0");
+        });
+    });
+}
+
+#[test]
+fn a_sparse_write_beyond_4_gib_reads_back() {
+    within(30, || {
+        let path = temp_path("sparse");
+        let _c = Cleanup(path.clone());
+        oneport::run(async {
+            let f = File::create(&path).await.unwrap();
+            f.set_sparse().await.unwrap();
+            let far = (4u64 << 30) + 12345;
+            let (r, _) = f.write_at(&b"beyond"[..], far).await;
+            assert_eq!(r.unwrap(), 6);
+            let (r, v) = f.read_at(Vec::with_capacity(100), far - 4).await;
+            assert_eq!(r.unwrap(), 10);
+            assert_eq!(v, b"\0\0\0\0beyond");
+            assert_eq!(f.metadata().await.unwrap().len(), far + 6);
+            let (r, _) = f.read_at(Vec::with_capacity(100), far + 6).await;
+            assert_eq!(r.unwrap(), 0);
+        });
+    });
+}
+
+#[test]
+fn other_tasks_run_while_file_io_waits() {
+    within(20, || {
+        let path = temp_path("progress");
+        let _c = Cleanup(path.clone());
+        oneport::run(async {
+            let ticks = std::rc::Rc::new(std::cell::Cell::new(0u32));
+            let t = ticks.clone();
+            let ticker = oneport::spawn(async move {
+                for _ in 0..5 {
+                    t.set(t.get() + 1);
+                    oneport::yield_now().await;
+                }
+            });
+            let f = File::create(&path).await.unwrap();
+            for i in 0..20u64 {
+                f.write_at(vec![i as u8; 1000], i * 1000).await.0.unwrap();
+            }
+            ticker.await;
+            assert_eq!(ticks.get(), 5);
+            assert_eq!(f.metadata().await.unwrap().len(), 20_000);
+        });
+    });
+}
