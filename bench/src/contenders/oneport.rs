@@ -61,7 +61,6 @@ impl Contender for Oneport {
         }))
     }
 
-    #[cfg(oneport_fs_pending)]
     fn files(&self, job: &FileJob) -> Option<io::Result<FileOut>> {
         Some(run(async {
             let file = Rc::new(oneport::fs::File::open(&job.path).await?);
