@@ -115,7 +115,9 @@ pub fn parse(args: &[String]) -> Result<(String, Opts), String> {
             let (name, value) = match name.split_once('=') {
                 Some((n, v)) => (n.to_string(), v.to_string()),
                 None => {
-                    let v = it.next().ok_or_else(|| format!("flag --{name} needs a value"))?;
+                    let v = it
+                        .next()
+                        .ok_or_else(|| format!("flag --{name} needs a value"))?;
                     (name.to_string(), v.clone())
                 }
             };
@@ -179,7 +181,8 @@ fn pick<T>(quick: bool, full: T, small: T) -> T {
 }
 
 fn num(name: &str, v: &str) -> Result<f64, String> {
-    v.parse().map_err(|_| format!("--{name}: {v:?} is not a number"))
+    v.parse()
+        .map_err(|_| format!("--{name}: {v:?} is not a number"))
 }
 
 /// A count or byte size, with an optional K, M or G (binary) suffix.
@@ -200,7 +203,9 @@ pub fn size(name: &str, v: &str) -> Result<u64, String> {
 }
 
 fn list(name: &str, v: &str) -> Result<Vec<usize>, String> {
-    v.split(',').map(|p| size(name, p).map(|n| n as usize)).collect()
+    v.split(',')
+        .map(|p| size(name, p).map(|n| n as usize))
+        .collect()
 }
 
 #[cfg(test)]

@@ -155,7 +155,10 @@ pub fn worker_offsets(job: &FileJob, w: usize) -> impl Iterator<Item = u64> + '_
 pub fn check_read(n: io::Result<usize>, job: &FileJob) -> io::Result<u64> {
     let n = n?;
     if n < job.block {
-        return Err(io::Error::other(format!("short read: {n} of {} bytes", job.block)));
+        return Err(io::Error::other(format!(
+            "short read: {n} of {} bytes",
+            job.block
+        )));
     }
     Ok(n as u64)
 }
@@ -390,12 +393,15 @@ pub fn idle_peer(addr: &str, n: &str) -> io::Result<()> {
         match TcpStream::connect(addr) {
             Ok(s) => held.push(s),
             Err(e) => {
-                eprintln!("idle-peer: connect stopped after {} sockets: {e}", held.len());
+                eprintln!(
+                    "idle-peer: connect stopped after {} sockets: {e}",
+                    held.len()
+                );
                 break;
             }
         }
     }
-    let mut out = io::stdout();
+    let mut out = io::stdout().lock();
     writeln!(out, "{}", held.len())?;
     out.flush()?;
     drop(out);
@@ -410,7 +416,10 @@ pub fn idle_peer(addr: &str, n: &str) -> io::Result<()> {
 /// Makes (or reuses, when its size already matches) the files workload's
 /// file: `size` bytes of a non-constant pattern.
 pub fn prepare_file(path: &std::path::Path, size: u64) -> io::Result<()> {
-    if std::fs::metadata(path).map(|m| m.len() == size).unwrap_or(false) {
+    if std::fs::metadata(path)
+        .map(|m| m.len() == size)
+        .unwrap_or(false)
+    {
         return Ok(());
     }
     if let Some(dir) = path.parent() {

@@ -14,7 +14,10 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     // The child process that holds the client ends of the idle workload.
     if argv.first().map(String::as_str) == Some("idle-peer") {
-        return match harness::idle_peer(argv.get(1).map_or("", String::as_str), argv.get(2).map_or("", String::as_str)) {
+        return match harness::idle_peer(
+            argv.get(1).map_or("", String::as_str),
+            argv.get(2).map_or("", String::as_str),
+        ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("idle-peer: {e}");

@@ -25,11 +25,17 @@ pub struct Column {
 impl Column {
     /// A column where more is better.
     pub fn more(name: impl Into<String>) -> Column {
-        Column { name: name.into(), higher_is_better: true }
+        Column {
+            name: name.into(),
+            higher_is_better: true,
+        }
     }
     /// A column where less is better.
     pub fn less(name: impl Into<String>) -> Column {
-        Column { name: name.into(), higher_is_better: false }
+        Column {
+            name: name.into(),
+            higher_is_better: false,
+        }
     }
 }
 
@@ -43,7 +49,11 @@ pub struct Table {
 impl Table {
     /// An empty table.
     pub fn new(title: impl Into<String>, columns: Vec<Column>) -> Table {
-        Table { title: title.into(), columns, rows: Vec::new() }
+        Table {
+            title: title.into(),
+            columns,
+            rows: Vec::new(),
+        }
     }
 
     /// Adds a contender's row (one cell per column).
@@ -54,10 +64,18 @@ impl Table {
 
     /// The table as Markdown. The reference row is the one named "oneport".
     pub fn render(&self) -> String {
-        let reference = self.rows.iter().find(|(n, _)| n == "oneport").map(|(_, c)| c);
+        let reference = self
+            .rows
+            .iter()
+            .find(|(n, _)| n == "oneport")
+            .map(|(_, c)| c);
         let mut head = vec!["contender".to_string()];
         for c in &self.columns {
-            head.push(format!("{} {}", c.name, if c.higher_is_better { "↑" } else { "↓" }));
+            head.push(format!(
+                "{} {}",
+                c.name,
+                if c.higher_is_better { "↑" } else { "↓" }
+            ));
             head.push("÷ oneport".into());
         }
         let mut lines = vec![head];
@@ -74,7 +92,13 @@ impl Table {
             lines.push(line);
         }
         let widths: Vec<usize> = (0..lines[0].len())
-            .map(|i| lines.iter().map(|l| l[i].chars().count()).max().unwrap_or(0))
+            .map(|i| {
+                lines
+                    .iter()
+                    .map(|l| l[i].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         let mut out = format!("\n### {}\n\n", self.title);
         for (k, l) in lines.iter().enumerate() {
@@ -130,6 +154,9 @@ mod tests {
         assert!(other.contains(" 0.50 |"), "{other}");
         assert!(other.contains(" n/a |"), "{other}");
         let broken = s.lines().find(|l| l.starts_with("| broken")).unwrap();
-        assert!(broken.contains(" failed |") && broken.contains(" 2.00 |"), "{broken}");
+        assert!(
+            broken.contains(" failed |") && broken.contains(" 2.00 |"),
+            "{broken}"
+        );
     }
 }

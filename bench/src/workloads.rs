@@ -26,13 +26,20 @@ impl Bench {
     pub fn new(opts: Opts) -> Result<Bench, String> {
         let mut contenders = contenders::all();
         if let Some(only) = &opts.only {
-            if let Some(bad) = only.iter().find(|n| !contenders.iter().any(|c| c.name() == *n)) {
+            if let Some(bad) = only
+                .iter()
+                .find(|n| !contenders.iter().any(|c| c.name() == *n))
+            {
                 return Err(format!("--only: no contender named {bad:?}"));
             }
             contenders.retain(|c| only.iter().any(|n| n == c.name()));
         }
         let watchdog = Watchdog::start();
-        Ok(Bench { opts, contenders, watchdog })
+        Ok(Bench {
+            opts,
+            contenders,
+            watchdog,
+        })
     }
 
     /// Runs one workload by name (or all of them).
@@ -46,7 +53,9 @@ impl Bench {
             "files" => self.files(),
             "pipes" => self.pipes(),
             "all" => {
-                for w in ["echo", "pingpong", "churn", "idle", "timers", "files", "pipes"] {
+                for w in [
+                    "echo", "pingpong", "churn", "idle", "timers", "files", "pipes",
+                ] {
                     self.run(w)?;
                 }
                 Ok(())
@@ -81,7 +90,13 @@ impl Bench {
         }
     }
 
-    fn cell<T>(&self, c: &dyn Contender, what: &str, f: impl FnOnce(&dyn Contender) -> Option<io::Result<T>>, fig: impl FnOnce(T) -> f64) -> Cell {
+    fn cell<T>(
+        &self,
+        c: &dyn Contender,
+        what: &str,
+        f: impl FnOnce(&dyn Contender) -> Option<io::Result<T>>,
+        fig: impl FnOnce(T) -> f64,
+    ) -> Cell {
         match self.case(c, what, f) {
             Ok(Some(v)) => Cell::Value(fig(v)),
             Ok(None) => Cell::NotApplicable,
@@ -91,9 +106,15 @@ impl Bench {
 
     fn echo(&self) -> Result<(), String> {
         let o = &self.opts;
-        let cases: Vec<(usize, usize)> =
-            o.echo_conns.iter().flat_map(|&c| o.echo_sizes.iter().map(move |&s| (c, s))).collect();
-        let columns = cases.iter().map(|(c, s)| Column::more(format!("{c}×{} MiB/s", bytes(*s)))).collect();
+        let cases: Vec<(usize, usize)> = o
+            .echo_conns
+            .iter()
+            .flat_map(|&c| o.echo_sizes.iter().map(move |&s| (c, s)))
+            .collect();
+        let columns = cases
+            .iter()
+            .map(|(c, s)| Column::more(format!("{c}×{} MiB/s", bytes(*s))))
+            .collect();
         let mut t = Table::new(
             format!("echo: MiB/s echoed (closed loop, one message in flight per connection, {} s per case)", o.echo_secs),
             columns,
@@ -110,9 +131,12 @@ impl Bench {
                         duration: Duration::from_secs_f64(o.echo_secs),
                         record: false,
                     };
-                    self.cell(c.as_ref(), &format!("echo {conns}×{msg}"), |c| c.net(&job), |r| {
-                        r.rounds as f64 * msg as f64 / MIB / r.elapsed.as_secs_f64()
-                    })
+                    self.cell(
+                        c.as_ref(),
+                        &format!("echo {conns}×{msg}"),
+                        |c| c.net(&job),
+                        |r| r.rounds as f64 * msg as f64 / MIB / r.elapsed.as_secs_f64(),
+                    )
                 })
                 .collect();
             t.row(c.name(), cells);
@@ -169,7 +193,12 @@ impl Bench {
             vec![Column::more("connections/s")],
         );
         for c in &self.contenders {
-            let cell = self.cell(c.as_ref(), "churn", |c| c.net(&job), |r| r.connects as f64 / r.elapsed.as_secs_f64());
+            let cell = self.cell(
+                c.as_ref(),
+                "churn",
+                |c| c.net(&job),
+                |r| r.connects as f64 / r.elapsed.as_secs_f64(),
+            );
             t.row(c.name(), vec![cell]);
         }
         print!("{}", t.render());
@@ -181,10 +210,14 @@ impl Bench {
         let mut got = Vec::new();
         let mut cells: Vec<Vec<Cell>> = vec![Vec::new(); self.contenders.len()];
         for &n in &o.idle_sizes {
-            let socks = IdleSockets::open(n, Duration::from_secs(120)).map_err(|e| format!("idle: {e}"))?;
+            let socks =
+                IdleSockets::open(n, Duration::from_secs(120)).map_err(|e| format!("idle: {e}"))?;
             let raws = socks.raws();
             if raws.len() < n {
-                eprintln!("idle: asked for {n} sockets, got {} (a limit of this system)", raws.len());
+                eprintln!(
+                    "idle: asked for {n} sockets, got {} (a limit of this system)",
+                    raws.len()
+                );
             }
             got.push(raws.len());
             for (i, c) in self.contenders.iter().enumerate() {
@@ -209,10 +242,17 @@ impl Bench {
                 cells[i].push(cell);
             }
         }
-        let mut columns: Vec<Column> = got.iter().map(|n| Column::less(format!("µs/socket @{n}"))).collect();
+        let mut columns: Vec<Column> = got
+            .iter()
+            .map(|n| Column::less(format!("µs/socket @{n}")))
+            .collect();
         let scale = got.len() >= 2;
         if scale {
-            columns.push(Column::less(format!("scale @{}/@{}", got[got.len() - 1], got[0])));
+            columns.push(Column::less(format!(
+                "scale @{}/@{}",
+                got[got.len() - 1],
+                got[0]
+            )));
         }
         let mut t = Table::new(
             "idle: issue a readable wait on N silent accepted sockets, then cancel them all (best of 3)",
@@ -237,11 +277,20 @@ impl Bench {
         let o = &self.opts;
         let mut rng = Rng::new(42);
         let spread = o.timers_spread.as_nanos().max(1) as u64;
-        let deadlines: Vec<Duration> = (0..o.timers).map(|_| Duration::from_nanos(rng.below(spread))).collect();
+        let deadlines: Vec<Duration> = (0..o.timers)
+            .map(|_| Duration::from_nanos(rng.below(spread)))
+            .collect();
         let latest = deadlines.iter().max().copied().unwrap_or_default();
         let mut t = Table::new(
-            format!("timers: {} concurrent sleeps, deadlines uniform in 0..{} ms", o.timers, o.timers_spread.as_millis()),
-            vec![Column::less("wall ms"), Column::less("past latest deadline, ms")],
+            format!(
+                "timers: {} concurrent sleeps, deadlines uniform in 0..{} ms",
+                o.timers,
+                o.timers_spread.as_millis()
+            ),
+            vec![
+                Column::less("wall ms"),
+                Column::less("past latest deadline, ms"),
+            ],
         );
         for c in &self.contenders {
             let cells = match self.case(c.as_ref(), "timers", |c| c.timers(&deadlines)) {
@@ -258,8 +307,14 @@ impl Bench {
     fn files(&self) -> Result<(), String> {
         let o = &self.opts;
         let t0 = Instant::now();
-        harness::prepare_file(&o.file_path, o.file_size).map_err(|e| format!("files: preparing {}: {e}", o.file_path.display()))?;
-        eprintln!("files: {} ready ({} bytes) in {:?}", o.file_path.display(), o.file_size, t0.elapsed());
+        harness::prepare_file(&o.file_path, o.file_size)
+            .map_err(|e| format!("files: preparing {}: {e}", o.file_path.display()))?;
+        eprintln!(
+            "files: {} ready ({} bytes) in {:?}",
+            o.file_path.display(),
+            o.file_size,
+            t0.elapsed()
+        );
         let mut rng = Rng::new(9);
         let jobs = o
             .file_blocks
@@ -267,14 +322,28 @@ impl Bench {
             .map(|&block| {
                 let slots = o.file_size / block as u64;
                 if slots == 0 {
-                    return Err(format!("files: the file ({} bytes) is smaller than a {block}-byte read", o.file_size));
+                    return Err(format!(
+                        "files: the file ({} bytes) is smaller than a {block}-byte read",
+                        o.file_size
+                    ));
                 }
                 let count = (o.file_bytes / block as u64).clamp(1, 1_000_000);
-                let offsets = (0..count).map(|_| rng.below(slots) * block as u64).collect();
-                Ok(FileJob { path: o.file_path.clone(), block, offsets, depth: o.file_depth, limit: o.case_limit })
+                let offsets = (0..count)
+                    .map(|_| rng.below(slots) * block as u64)
+                    .collect();
+                Ok(FileJob {
+                    path: o.file_path.clone(),
+                    block,
+                    offsets,
+                    depth: o.file_depth,
+                    limit: o.case_limit,
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let columns = jobs.iter().map(|j| Column::more(format!("{} MiB/s", bytes(j.block)))).collect();
+        let columns = jobs
+            .iter()
+            .map(|j| Column::more(format!("{} MiB/s", bytes(j.block))))
+            .collect();
         let mut t = Table::new(
             format!(
                 "files: random reads of a {} file (page cache warm), {} in flight",
@@ -287,9 +356,12 @@ impl Bench {
             let cells = jobs
                 .iter()
                 .map(|job| {
-                    self.cell(c.as_ref(), &format!("files {}", job.block), |c| c.files(job), |r| {
-                        r.bytes as f64 / MIB / r.elapsed.as_secs_f64()
-                    })
+                    self.cell(
+                        c.as_ref(),
+                        &format!("files {}", job.block),
+                        |c| c.files(job),
+                        |r| r.bytes as f64 / MIB / r.elapsed.as_secs_f64(),
+                    )
                 })
                 .collect();
             t.row(c.name(), cells);
@@ -304,17 +376,31 @@ impl Bench {
             return Ok(());
         }
         let o = &self.opts;
-        let columns = o.pipe_sizes.iter().map(|&s| Column::more(format!("{} MiB/s", bytes(s)))).collect();
-        let mut t = Table::new("pipes: named pipe, client writes a message, server reads it all and acks 1 byte", columns);
+        let columns = o
+            .pipe_sizes
+            .iter()
+            .map(|&s| Column::more(format!("{} MiB/s", bytes(s))))
+            .collect();
+        let mut t = Table::new(
+            "pipes: named pipe, client writes a message, server reads it all and acks 1 byte",
+            columns,
+        );
         for c in &self.contenders {
             let cells = o
                 .pipe_sizes
                 .iter()
                 .map(|&msg| {
-                    let job = PipeJob { msg, rounds: (o.pipe_bytes / msg as u64).max(1), limit: o.case_limit };
-                    self.cell(c.as_ref(), &format!("pipes {msg}"), |c| c.pipes(&job), |r| {
-                        r.rounds as f64 * msg as f64 / MIB / r.elapsed.as_secs_f64()
-                    })
+                    let job = PipeJob {
+                        msg,
+                        rounds: (o.pipe_bytes / msg as u64).max(1),
+                        limit: o.case_limit,
+                    };
+                    self.cell(
+                        c.as_ref(),
+                        &format!("pipes {msg}"),
+                        |c| c.pipes(&job),
+                        |r| r.rounds as f64 * msg as f64 / MIB / r.elapsed.as_secs_f64(),
+                    )
                 })
                 .collect();
             t.row(c.name(), cells);
@@ -353,7 +439,10 @@ impl Watchdog {
         let seen = armed.clone();
         std::thread::spawn(move || loop {
             std::thread::sleep(Duration::from_millis(200));
-            let over = seen.lock().map(|g| g.as_ref().and_then(|(w, end)| (Instant::now() > *end).then(|| w.clone())));
+            let over = seen.lock().map(|g| {
+                g.as_ref()
+                    .and_then(|(w, end)| (Instant::now() > *end).then(|| w.clone()))
+            });
             if let Ok(Some(what)) = over {
                 eprintln!("oneport-bench: {what} overran its time bound; giving up");
                 std::process::exit(3);

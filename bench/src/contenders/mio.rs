@@ -134,7 +134,13 @@ impl Client {
 
     /// Runs the state machine until the socket would block or the client is
     /// done.
-    fn advance(&mut self, reg: &Registry, token: Token, addr: SocketAddr, msg: &[u8]) -> io::Result<()> {
+    fn advance(
+        &mut self,
+        reg: &Registry,
+        token: Token,
+        addr: SocketAddr,
+        msg: &[u8],
+    ) -> io::Result<()> {
         loop {
             match self.phase {
                 Phase::Done => return Ok(()),
@@ -204,7 +210,8 @@ fn net(job: &NetJob) -> io::Result<NetOut> {
     let mut events = Events::with_capacity(1024);
     let mut listener = TcpListener::bind(harness::loopback())?;
     let addr = listener.local_addr()?;
-    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
     let n = job.conns;
     let start = Instant::now();
     let msg: Vec<u8> = ClientPlan::new(job, start).message();
@@ -227,7 +234,10 @@ fn net(job: &NetJob) -> io::Result<NetOut> {
     let give_up = start + job.duration + GRACE;
     while clients.iter().any(|c| c.phase != Phase::Done) {
         if Instant::now() > give_up {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "mio loop made no progress"));
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "mio loop made no progress",
+            ));
         }
         poll.poll(&mut events, Some(Duration::from_millis(100)))?;
         for ev in events.iter() {
@@ -240,7 +250,12 @@ fn net(job: &NetJob) -> io::Result<NetOut> {
                                 servers.push(None);
                                 servers.len() - 1
                             });
-                            let mut e = Echoer { s, buf: vec![0; 64 << 10].into(), start: 0, end: 0 };
+                            let mut e = Echoer {
+                                s,
+                                buf: vec![0; 64 << 10].into(),
+                                start: 0,
+                                end: 0,
+                            };
                             let both = Interest::READABLE | Interest::WRITABLE;
                             poll.registry().register(&mut e.s, Token(n + idx), both)?;
                             servers[idx] = Some(e);
@@ -252,7 +267,10 @@ fn net(job: &NetJob) -> io::Result<NetOut> {
                 Token(t) if t < n => clients[t].advance(poll.registry(), Token(t), addr, &msg)?,
                 Token(t) => {
                     let idx = t - n;
-                    let gone = servers.get_mut(idx).and_then(Option::as_mut).is_some_and(Echoer::drive);
+                    let gone = servers
+                        .get_mut(idx)
+                        .and_then(Option::as_mut)
+                        .is_some_and(Echoer::drive);
                     if gone {
                         if let Some(mut e) = servers[idx].take() {
                             poll.registry().deregister(&mut e.s)?;
@@ -263,7 +281,10 @@ fn net(job: &NetJob) -> io::Result<NetOut> {
             }
         }
     }
-    let mut out = NetOut { elapsed: start.elapsed(), ..NetOut::default() };
+    let mut out = NetOut {
+        elapsed: start.elapsed(),
+        ..NetOut::default()
+    };
     for c in clients {
         out.add(c.plan.out);
     }

@@ -50,7 +50,9 @@ pub trait Contender {
 pub fn all() -> Vec<Box<dyn Contender>> {
     vec![
         Box::new(self::oneport::Oneport),
-        Box::new(self::tokio::Tokio { multi_thread: false }),
+        Box::new(self::tokio::Tokio {
+            multi_thread: false,
+        }),
         Box::new(self::tokio::Tokio { multi_thread: true }),
         Box::new(self::mio::Mio),
         Box::new(self::smol::Smol),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use oneport::net::{TcpListener, TcpStream};
 
 use super::Contender;
-#[cfg(windows)]
+#[cfg(all(windows, oneport_named_pipes))]
 use crate::harness::PipeJob;
 use crate::harness::{self, ClientOut, ClientPlan, FileJob, FileOut, NetJob, NetOut};
 use crate::harness::{raw_of, RawSock};
@@ -96,7 +96,7 @@ impl Contender for Oneport {
         }))
     }
 
-    #[cfg(all(windows, oneport_fs_pending))]
+    #[cfg(all(windows, oneport_named_pipes))]
     fn pipes(&self, job: &PipeJob) -> Option<io::Result<NetOut>> {
         Some(run(pipes(job)))
     }
@@ -171,13 +171,15 @@ async fn read_exact(s: &TcpStream, mut buf: &mut [u8]) -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(all(windows, oneport_fs_pending))]
+#[cfg(all(windows, oneport_named_pipes))]
 async fn pipes(job: &PipeJob) -> io::Result<NetOut> {
     use oneport::windows::named_pipe::{ClientOptions, ServerOptions};
     use smol::io::{AsyncReadExt, AsyncWriteExt};
 
     let name = harness::pipe_name("oneport");
-    let server = ServerOptions::new().first_pipe_instance(true).create(&name)?;
+    let server = ServerOptions::new()
+        .first_pipe_instance(true)
+        .create(&name)?;
     let msg = job.msg;
     let srv = oneport::spawn(async move {
         server.connect().await?;

@@ -62,54 +62,50 @@ impl Contender for Smol {
     }
 
     fn timers(&self, deadlines: &[Duration]) -> Option<io::Result<Duration>> {
-        Some(run(|ex| {
-            async move {
-                let start = Instant::now();
-                let tasks: Vec<_> = deadlines
-                    .iter()
-                    .map(|&d| ex.spawn(smol::Timer::after(d)))
-                    .collect();
-                for t in tasks {
-                    t.await;
-                }
-                Ok(start.elapsed())
+        Some(run(|ex| async move {
+            let start = Instant::now();
+            let tasks: Vec<_> = deadlines
+                .iter()
+                .map(|&d| ex.spawn(smol::Timer::after(d)))
+                .collect();
+            for t in tasks {
+                t.await;
             }
+            Ok(start.elapsed())
         }))
     }
 
     fn files(&self, job: &FileJob) -> Option<io::Result<FileOut>> {
-        Some(run(|ex| {
-            async move {
-                let start = Instant::now();
-                let workers: Vec<_> = (0..job.depth)
-                    .map(|w| {
-                        let job = job.clone();
-                        ex.spawn(async move {
-                            let mut f = smol::fs::File::open(&job.path).await?;
-                            let mut out = FileOut::default();
-                            let mut buf = vec![0u8; job.block];
-                            for off in harness::worker_offsets(&job, w) {
-                                if start.elapsed() > job.limit {
-                                    break;
-                                }
-                                f.seek(io::SeekFrom::Start(off)).await?;
-                                let n = f.read_exact(&mut buf).await.map(|()| buf.len());
-                                out.bytes += harness::check_read(n, &job)?;
-                                out.reads += 1;
+        Some(run(|ex| async move {
+            let start = Instant::now();
+            let workers: Vec<_> = (0..job.depth)
+                .map(|w| {
+                    let job = job.clone();
+                    ex.spawn(async move {
+                        let mut f = smol::fs::File::open(&job.path).await?;
+                        let mut out = FileOut::default();
+                        let mut buf = vec![0u8; job.block];
+                        for off in harness::worker_offsets(&job, w) {
+                            if start.elapsed() > job.limit {
+                                break;
                             }
-                            Ok::<_, io::Error>(out)
-                        })
+                            f.seek(io::SeekFrom::Start(off)).await?;
+                            let n = f.read_exact(&mut buf).await.map(|()| buf.len());
+                            out.bytes += harness::check_read(n, &job)?;
+                            out.reads += 1;
+                        }
+                        Ok::<_, io::Error>(out)
                     })
-                    .collect();
-                let mut total = FileOut::default();
-                for w in workers {
-                    let o = w.await?;
-                    total.reads += o.reads;
-                    total.bytes += o.bytes;
-                }
-                total.elapsed = start.elapsed();
-                Ok(total)
+                })
+                .collect();
+            let mut total = FileOut::default();
+            for w in workers {
+                let o = w.await?;
+                total.reads += o.reads;
+                total.bytes += o.bytes;
             }
+            total.elapsed = start.elapsed();
+            Ok(total)
         }))
     }
 }

@@ -62,7 +62,10 @@ fn net(job: &NetJob) -> io::Result<NetOut> {
     let mut out = NetOut::default();
     let mut first_err = None;
     for c in clients {
-        match c.join().map_err(|_| io::Error::other("client thread panicked")) {
+        match c
+            .join()
+            .map_err(|_| io::Error::other("client thread panicked"))
+        {
             Ok(Ok(c)) => out.add(c),
             Ok(Err(e)) | Err(e) => first_err = first_err.or(Some(e)),
         }
@@ -130,7 +133,9 @@ fn files(job: &FileJob) -> io::Result<FileOut> {
         .collect();
     let mut total = FileOut::default();
     for w in workers {
-        let o = w.join().map_err(|_| io::Error::other("reader thread panicked"))??;
+        let o = w
+            .join()
+            .map_err(|_| io::Error::other("reader thread panicked"))??;
         total.reads += o.reads;
         total.bytes += o.bytes;
     }

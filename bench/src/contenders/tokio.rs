@@ -25,9 +25,13 @@ pub struct Tokio {
 impl Tokio {
     fn run<T>(&self, fut: impl Future<Output = io::Result<T>>) -> io::Result<T> {
         let rt = if self.multi_thread {
-            tokio::runtime::Builder::new_multi_thread().enable_all().build()?
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
         } else {
-            tokio::runtime::Builder::new_current_thread().enable_all().build()?
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
         };
         rt.block_on(fut)
     }
@@ -186,7 +190,9 @@ async fn pipes(job: PipeJob) -> io::Result<NetOut> {
     use tokio::net::windows::named_pipe::{ClientOptions, ServerOptions};
 
     let name = harness::pipe_name("tokio");
-    let mut server = ServerOptions::new().first_pipe_instance(true).create(&name)?;
+    let mut server = ServerOptions::new()
+        .first_pipe_instance(true)
+        .create(&name)?;
     let msg = job.msg;
     let srv = tokio::spawn(async move {
         server.connect().await?;
