@@ -54,7 +54,13 @@ fn main() -> ExitCode {
     match bench.run(&workload) {
         Ok(()) => {
             println!("\n(total {:.1} s)", started.elapsed().as_secs_f64());
-            ExitCode::SUCCESS
+            match bench.failures() {
+                0 => ExitCode::SUCCESS,
+                n => {
+                    eprintln!("oneport-bench: {n} contender case(s) failed (see above)");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(e) => {
             eprintln!("oneport-bench: {e}");

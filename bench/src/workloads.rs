@@ -19,6 +19,7 @@ pub struct Bench {
     opts: Opts,
     contenders: Vec<Box<dyn Contender>>,
     watchdog: Watchdog,
+    failures: std::cell::Cell<usize>,
 }
 
 impl Bench {
@@ -39,7 +40,13 @@ impl Bench {
             opts,
             contenders,
             watchdog,
+            failures: Default::default(),
         })
+    }
+
+    /// How many contender cases failed (error or panic) so far.
+    pub fn failures(&self) -> usize {
+        self.failures.get()
     }
 
     /// Runs one workload by name (or all of them).
@@ -76,6 +83,9 @@ impl Bench {
         self.watchdog.arm(format!("{what} / {}", c.name()), limit);
         let r = catch_unwind(AssertUnwindSafe(|| f(c)));
         self.watchdog.disarm();
+        if !matches!(r, Ok(None | Some(Ok(_)))) {
+            self.failures.set(self.failures.get() + 1);
+        }
         match r {
             Ok(None) => Ok(None),
             Ok(Some(Ok(v))) => Ok(Some(v)),
