@@ -40,6 +40,9 @@ impl Contender for Oneport {
                 .map(|&s| Box::pin(oneport::lowlevel::wait_readable(s)) as Pin<Box<_>>)
                 .collect();
             harness::poll_each_once(&mut waits).await?;
+            // One turn of the loop with the waits in place, so a driver
+            // that defers submitting them (mio on Windows) really issues them.
+            oneport::yield_now().await;
             drop(waits);
             // One more turn of the loop, so deferred cancellation work is in.
             oneport::yield_now().await;

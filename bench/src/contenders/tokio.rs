@@ -64,6 +64,9 @@ impl Contender for Tokio {
                 .map(|s| Box::pin(s.readable()) as Pin<Box<_>>)
                 .collect();
             harness::poll_each_once(&mut waits).await?;
+            // One turn of the loop with the waits in place, so a driver
+            // that defers submitting them (mio on Windows) really issues them.
+            tokio::task::yield_now().await;
             drop(waits);
             for s in streams {
                 harness::give_back(s.into_std()?);
