@@ -12,6 +12,8 @@ pub enum Cell {
     NotApplicable,
     /// The run failed (the error is printed to stderr).
     Failed,
+    /// The run did not finish within its bound and was given up on.
+    TimedOut,
 }
 
 /// One figure column: its heading and whether more is better.
@@ -136,6 +138,7 @@ fn fmt_cell(c: &Cell) -> String {
         Cell::Value(v) => format!("{v:.2}"),
         Cell::NotApplicable => "n/a".into(),
         Cell::Failed => "failed".into(),
+        Cell::TimedOut => "timeout".into(),
     }
 }
 

@@ -59,3 +59,8 @@ pub fn all() -> Vec<Box<dyn Contender>> {
         Box::new(self::threads::Threads),
     ]
 }
+
+/// The contender called `name`, made afresh (for a run on another thread).
+pub fn by_name(name: &str) -> Option<Box<dyn Contender>> {
+    all().into_iter().find(|c| c.name() == name)
+}
