@@ -39,6 +39,8 @@ pub mod fs;
 pub mod lowlevel;
 pub mod net;
 pub mod time;
+#[cfg(windows)]
+pub mod windows;
 
 pub use error::{is_closed_resource, ClosedResource};
 pub use runtime::{run, spawn, yield_now, JoinHandle, Runtime};

@@ -2,6 +2,7 @@
 //! both platforms.
 mod common;
 
+use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -132,6 +133,14 @@ fn create_truncates_and_open_of_a_missing_file_is_not_found() {
             let (r, v) = g.read_at(Vec::with_capacity(64), 0).await;
             assert_eq!(r.unwrap(), 3);
             assert_eq!(v, b"new");
+            // Offsets no file can have are refused, on both platforms.
+            for pos in [u64::MAX, 1 << 63] {
+                let (r, v) = g.read_at(Vec::with_capacity(4), pos).await;
+                assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+                assert!(v.is_empty());
+                let (r, _) = g.write_at(&b"x"[..], pos).await;
+                assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+            }
             // Opened for reading only: writing fails with an error.
             let (r, _) = g.write_at(&b"x"[..], 0).await;
             assert!(r.is_err());
@@ -211,6 +220,37 @@ fn other_tasks_run_while_file_io_waits() {
             ticker.await;
             assert_eq!(ticks.get(), 5);
             assert_eq!(f.metadata().await.unwrap().len(), 20_000);
+        });
+    });
+}
+
+#[test]
+fn a_read_dropped_mid_flight_leaves_the_file_usable() {
+    within(20, || {
+        let path = temp_path("dropped");
+        let _c = Cleanup(path.clone());
+        std::fs::write(&path, vec![5u8; 100_000]).unwrap();
+        oneport::run(async {
+            let f = File::open(&path).await.unwrap();
+            for i in 0..50u64 {
+                let mut read = std::pin::pin!(f.read_at(Vec::with_capacity(4096), i * 1000));
+                // Started (polled once), then dropped while in flight.
+                std::future::poll_fn(|cx| {
+                    let _ = read.as_mut().poll(cx);
+                    std::task::Poll::Ready(())
+                })
+                .await;
+            }
+            let (r, v) = f.read_at(Vec::with_capacity(10), 99_995).await;
+            assert_eq!(r.unwrap(), 5);
+            assert_eq!(v, [5u8; 5]);
+            for _ in 0..100 {
+                if oneport::lowlevel::statistics().overlapped_orphaned == 0 {
+                    break;
+                }
+                oneport::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            assert_eq!(oneport::lowlevel::statistics().overlapped_orphaned, 0);
         });
     });
 }

@@ -284,7 +284,7 @@ pub use windows::{
 };
 
 #[cfg(windows)]
-mod overlapped;
+pub(crate) mod overlapped;
 #[cfg(windows)]
 pub use overlapped::{
     read_overlapped, register_with_iocp, submit_overlapped, write_overlapped, OverlappedOp,

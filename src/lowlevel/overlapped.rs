@@ -54,7 +54,9 @@ pub fn register_with_iocp(handle: RawHandle) -> io::Result<()> {
 /// Reads from `handle` at `offset` into the spare capacity of `buf` (from
 /// `buf.len()` up to its capacity) and extends its length by the bytes read.
 ///
-/// Returns `Ok(0)` at or past end of file (and for an empty spare capacity).
+/// Returns `Ok(0)` at or past end of file. With no spare capacity the call
+/// is still made, with length 0: a file returns `Ok(0)` at once, while a
+/// pipe waits until data is available (a known Windows idiom).
 /// On a message-mode pipe, a message longer than the spare capacity fills it
 /// and returns `Ok(n)`; the rest of the message comes with the next read.
 /// `offset` is ignored by handles without a position (pipes). At most
@@ -66,7 +68,11 @@ pub fn register_with_iocp(handle: RawHandle) -> io::Result<()> {
 ///
 /// # Panics
 /// When polled outside a oneport runtime.
-pub async fn read_overlapped<B: IoBufMut>(handle: RawHandle, buf: B, offset: u64) -> (io::Result<usize>, B) {
+pub async fn read_overlapped<B: IoBufMut>(
+    handle: RawHandle,
+    buf: B,
+    offset: u64,
+) -> (io::Result<usize>, B) {
     // SAFETY: the closure starts one ReadFile on `handle` with the given
     // OVERLAPPED into the spare capacity of the buffer, which the driver owns
     // at a fixed address until the packet is dequeued.
@@ -89,7 +95,10 @@ pub async fn read_overlapped<B: IoBufMut>(handle: RawHandle, buf: B, offset: u64
     };
     if let Ok(n) = result {
         let (_, spare) = buf::spare(&mut buf);
-        assert!(n <= spare, "oneport: the kernel reported {n} bytes read into {spare}");
+        assert!(
+            n <= spare,
+            "oneport: the kernel reported {n} bytes read into {spare}"
+        );
         // SAFETY: the kernel wrote `n` bytes into the spare capacity.
         unsafe { buf::advance(&mut buf, n) };
     }
@@ -110,13 +119,20 @@ pub(crate) fn read_result(o: &Outcome) -> io::Result<usize> {
 /// Writes the initialised bytes of `buf` to `handle` at `offset` and returns
 /// how many were written (at most `u32::MAX` at once).
 ///
+/// The offset goes to the kernel as is, with the meanings Windows gives it:
+/// `u64::MAX` writes at the end of the file.
+///
 /// `offset` is ignored by handles without a position (pipes). The handle
 /// must be registered ([`register_with_iocp`]) with this runtime. Dropping
 /// the future cancels the write; some bytes may have been written already.
 ///
 /// # Panics
 /// When polled outside a oneport runtime.
-pub async fn write_overlapped<B: IoBuf>(handle: RawHandle, buf: B, offset: u64) -> (io::Result<usize>, B) {
+pub async fn write_overlapped<B: IoBuf>(
+    handle: RawHandle,
+    buf: B,
+    offset: u64,
+) -> (io::Result<usize>, B) {
     // SAFETY: the closure starts one WriteFile on `handle` with the given
     // OVERLAPPED from the buffer the driver owns until the packet arrives.
     let (res, buf) = unsafe {
@@ -171,7 +187,11 @@ pub async fn write_overlapped<B: IoBuf>(handle: RawHandle, buf: B, offset: u64) 
 ///
 /// # Panics
 /// When polled outside a oneport runtime.
-pub async unsafe fn submit_overlapped<R, F>(handle: RawHandle, resources: R, submit: F) -> (io::Result<usize>, R)
+pub async unsafe fn submit_overlapped<R, F>(
+    handle: RawHandle,
+    resources: R,
+    submit: F,
+) -> (io::Result<usize>, R)
 where
     R: 'static,
     F: FnOnce(*mut OVERLAPPED, &mut R) -> io::Result<()>,
@@ -247,7 +267,11 @@ impl<R: 'static> OverlappedOp<R> {
     ///
     /// # Panics
     /// When called outside a oneport runtime.
-    pub unsafe fn start<F>(handle: RawHandle, resources: R, submit: F) -> Result<Self, (io::Error, R)>
+    pub unsafe fn start<F>(
+        handle: RawHandle,
+        resources: R,
+        submit: F,
+    ) -> Result<Self, (io::Error, R)>
     where
         F: FnOnce(*mut OVERLAPPED, &mut R) -> io::Result<()>,
     {
@@ -356,12 +380,18 @@ impl<R: 'static> Future for WaitOverlapped<'_, R> {
 
 impl<R: 'static> Drop for WaitOverlapped<'_, R> {
     fn drop(&mut self) {
-        self.op.rt.driver.overlapped.stop_waiting(self.op.id, self.waiter);
+        self.op
+            .rt
+            .driver
+            .overlapped
+            .stop_waiting(self.op.id, self.waiter);
     }
 }
 
 impl<R: 'static> std::fmt::Debug for WaitOverlapped<'_, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WaitOverlapped").field("op", self.op).finish()
+        f.debug_struct("WaitOverlapped")
+            .field("op", self.op)
+            .finish()
     }
 }

@@ -67,15 +67,45 @@ pub(crate) async fn open(path: PathBuf, spec: OpenSpec) -> io::Result<FileImpl> 
     })
 }
 
+/// Offsets above `i64::MAX` are refused on both platforms: Linux cannot
+/// express them, and on Windows the top values have special meanings
+/// (`u64::MAX` writes at the end of the file).
+fn check_offset(pos: u64) -> io::Result<()> {
+    if pos > i64::MAX as u64 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "file offset {pos} is above the largest file offset, {}",
+                i64::MAX
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl FileImpl {
     /// Reads into the spare capacity of `buf` at `pos`; `Ok(0)` at or past
     /// end of file.
-    pub(crate) async fn read_at<B: crate::buf::IoBufMut>(&self, buf: B, pos: u64) -> (io::Result<usize>, B) {
+    pub(crate) async fn read_at<B: crate::buf::IoBufMut>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> (io::Result<usize>, B) {
+        if let Err(e) = check_offset(pos) {
+            return (Err(e), buf);
+        }
         sys::read_at(&self.file, buf, pos).await
     }
 
     /// Writes the initialised bytes of `buf` at `pos`.
-    pub(crate) async fn write_at<B: crate::buf::IoBuf>(&self, buf: B, pos: u64) -> (io::Result<usize>, B) {
+    pub(crate) async fn write_at<B: crate::buf::IoBuf>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> (io::Result<usize>, B) {
+        if let Err(e) = check_offset(pos) {
+            return (Err(e), buf);
+        }
         sys::write_at(&self.file, buf, pos).await
     }
 

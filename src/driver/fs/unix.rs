@@ -21,9 +21,13 @@ pub(super) fn prepare(_file: &std::fs::File) -> io::Result<()> {
     Ok(())
 }
 
+/// The offset as `off_t` (`mod.rs` already refused larger ones).
 fn offset(pos: u64) -> io::Result<libc::off_t> {
     libc::off_t::try_from(pos).map_err(|_| {
-        io::Error::new(io::ErrorKind::InvalidInput, format!("file offset {pos} is too large"))
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("file offset {pos} is too large"),
+        )
     })
 }
 
@@ -41,7 +45,11 @@ fn retry(mut call: impl FnMut() -> isize) -> io::Result<usize> {
     }
 }
 
-pub(super) async fn read_at<B: IoBufMut>(file: &Arc<std::fs::File>, mut buf: B, pos: u64) -> (io::Result<usize>, B) {
+pub(super) async fn read_at<B: IoBufMut>(
+    file: &Arc<std::fs::File>,
+    mut buf: B,
+    pos: u64,
+) -> (io::Result<usize>, B) {
     let off = match offset(pos) {
         Ok(o) => o,
         Err(e) => return (Err(e), buf),
@@ -54,9 +62,8 @@ pub(super) async fn read_at<B: IoBufMut>(file: &Arc<std::fs::File>, mut buf: B, 
     let got = spawn_blocking(move || {
         let mut tmp = Vec::<u8>::with_capacity(want);
         // SAFETY: `tmp` has room for `want` bytes; pread writes at most that.
-        let n = retry(|| unsafe {
-            libc::pread(file.as_raw_fd(), tmp.as_mut_ptr().cast(), want, off)
-        })?;
+        let n =
+            retry(|| unsafe { libc::pread(file.as_raw_fd(), tmp.as_mut_ptr().cast(), want, off) })?;
         // SAFETY: the kernel initialised `n <= want` bytes.
         unsafe { tmp.set_len(n) };
         Ok(tmp)
@@ -78,7 +85,11 @@ pub(super) async fn read_at<B: IoBufMut>(file: &Arc<std::fs::File>, mut buf: B, 
     }
 }
 
-pub(super) async fn write_at<B: IoBuf>(file: &Arc<std::fs::File>, buf: B, pos: u64) -> (io::Result<usize>, B) {
+pub(super) async fn write_at<B: IoBuf>(
+    file: &Arc<std::fs::File>,
+    buf: B,
+    pos: u64,
+) -> (io::Result<usize>, B) {
     let off = match offset(pos) {
         Ok(o) => o,
         Err(e) => return (Err(e), buf),

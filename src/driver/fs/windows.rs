@@ -31,11 +31,19 @@ pub(super) fn prepare(file: &std::fs::File) -> io::Result<()> {
     register_with_iocp(file.as_raw_handle())
 }
 
-pub(super) async fn read_at<B: IoBufMut>(file: &Arc<std::fs::File>, buf: B, pos: u64) -> (io::Result<usize>, B) {
+pub(super) async fn read_at<B: IoBufMut>(
+    file: &Arc<std::fs::File>,
+    buf: B,
+    pos: u64,
+) -> (io::Result<usize>, B) {
     read_overlapped(file.as_raw_handle(), buf, pos).await
 }
 
-pub(super) async fn write_at<B: IoBuf>(file: &Arc<std::fs::File>, buf: B, pos: u64) -> (io::Result<usize>, B) {
+pub(super) async fn write_at<B: IoBuf>(
+    file: &Arc<std::fs::File>,
+    buf: B,
+    pos: u64,
+) -> (io::Result<usize>, B) {
     write_overlapped(file.as_raw_handle(), buf, pos).await
 }
 
@@ -62,9 +70,19 @@ pub(super) fn set_sparse(file: &std::fs::File) -> io::Result<()> {
     // GetOverlappedResult (waiting) has returned, i.e. until the kernel is
     // done with them; no buffers are passed.
     let result = unsafe {
-        let ok = DeviceIoControl(h, FSCTL_SET_SPARSE, std::ptr::null(), 0, std::ptr::null_mut(), 0, &mut bytes, &mut ov);
+        let ok = DeviceIoControl(
+            h,
+            FSCTL_SET_SPARSE,
+            std::ptr::null(),
+            0,
+            std::ptr::null_mut(),
+            0,
+            &mut bytes,
+            &mut ov,
+        );
         let submit_error = (ok == 0).then(io::Error::last_os_error);
-        if let Some(e) = submit_error.filter(|e| e.raw_os_error() != Some(ERROR_IO_PENDING as i32)) {
+        if let Some(e) = submit_error.filter(|e| e.raw_os_error() != Some(ERROR_IO_PENDING as i32))
+        {
             Err(e)
         } else if GetOverlappedResult(h, &ov, &mut bytes, 1) == 0 {
             Err(io::Error::last_os_error())

@@ -108,8 +108,9 @@ impl Overlapped {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: plain call on the handle the caller gave us.
-        if unsafe { SetFileCompletionNotificationModes(handle, FILE_SKIP_SET_EVENT_ON_HANDLE as u8) }
-            == 0
+        if unsafe {
+            SetFileCompletionNotificationModes(handle, FILE_SKIP_SET_EVENT_ON_HANDLE as u8)
+        } == 0
         {
             return Err(io::Error::last_os_error());
         }
@@ -176,11 +177,16 @@ impl Overlapped {
 
     /// Ready once the operation's packet has been dequeued; parks `waiter`
     /// until then. A second waiter while one is parked gets `ResourceBusy`.
-    pub(crate) fn poll_done(&self, id: OpId, waiter: WaiterId, waker: &Waker) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_done(
+        &self,
+        id: OpId,
+        waiter: WaiterId,
+        waker: &Waker,
+    ) -> Poll<io::Result<()>> {
         let mut ops = self.ops.borrow_mut();
-        let rec = ops
-            .get_mut(&id)
-            .expect("oneport: internal error: polled an overlapped operation the driver does not know");
+        let rec = ops.get_mut(&id).expect(
+            "oneport: internal error: polled an overlapped operation the driver does not know",
+        );
         if rec.outcome.is_some() {
             return Poll::Ready(Ok(()));
         }
@@ -238,9 +244,7 @@ impl Overlapped {
     pub(crate) fn take<R: 'static>(&self, id: OpId) -> Option<(Outcome, R)> {
         let rec = {
             let mut ops = self.ops.borrow_mut();
-            if ops.get(&id)?.outcome.is_none() {
-                return None;
-            }
+            ops.get(&id)?.outcome?; // still in flight: nothing to take
             ops.remove(&id)?
         };
         let outcome = rec.outcome?;
@@ -273,7 +277,8 @@ impl Overlapped {
                 // the handle is registered; find out with a marker behind it.
                 // SAFETY: posting copies three values; the pointer is never
                 // dereferenced by the kernel.
-                let posted = unsafe { PostQueuedCompletionStatus(self.port, 0, KEY_LATE_CANCEL, ptr) };
+                let posted =
+                    unsafe { PostQueuedCompletionStatus(self.port, 0, KEY_LATE_CANCEL, ptr) };
                 rec.late_cancel_queued = posted != 0;
             }
             // Any other failure (the handle was closed already, which

@@ -12,9 +12,7 @@
 use std::any::TypeId;
 use std::io;
 
-use windows_sys::Win32::Foundation::{
-    RtlNtStatusToDosError, ERROR_OPERATION_ABORTED, NTSTATUS,
-};
+use windows_sys::Win32::Foundation::{RtlNtStatusToDosError, ERROR_OPERATION_ABORTED, NTSTATUS};
 use windows_sys::Win32::System::IO::OVERLAPPED;
 
 /// The heap block of one operation. `repr(C)` with the `OVERLAPPED` first,
@@ -58,7 +56,11 @@ impl ErasedMem {
     /// The kernel must not be using the block (before submission only), and
     /// `R` must be the type the block was created with.
     pub(crate) unsafe fn resources_mut<R: 'static>(&mut self) -> &mut R {
-        assert_eq!(self.type_id, TypeId::of::<R>(), "oneport: operation resource type mismatch");
+        assert_eq!(
+            self.type_id,
+            TypeId::of::<R>(),
+            "oneport: operation resource type mismatch"
+        );
         // SAFETY: the block is an OpMem<R> (checked above) that nobody else
         // accesses now (caller's promise).
         unsafe { &mut (*self.ptr.cast::<OpMem<R>>()).resources }
@@ -79,7 +81,11 @@ impl ErasedMem {
     /// # Safety
     /// The kernel must be done with the block.
     pub(crate) unsafe fn into_resources<R: 'static>(self) -> R {
-        assert_eq!(self.type_id, TypeId::of::<R>(), "oneport: operation resource type mismatch");
+        assert_eq!(
+            self.type_id,
+            TypeId::of::<R>(),
+            "oneport: operation resource type mismatch"
+        );
         // SAFETY: the block came from Box::into_raw of an OpMem<R> (checked
         // above) and the kernel is done with it (caller's promise).
         let block = unsafe { Box::from_raw(self.ptr.cast::<OpMem<R>>()) };
@@ -177,16 +183,42 @@ mod tests {
 
     #[test]
     fn outcomes_map_per_rule_22() {
-        let ok = Outcome { status: 0, bytes: 7, cancel_requested: false, handle_closed: false };
+        let ok = Outcome {
+            status: 0,
+            bytes: 7,
+            cancel_requested: false,
+            handle_closed: false,
+        };
         assert_eq!(ok.result().unwrap(), 7);
-        let closed = Outcome { status: STATUS_CANCELLED, bytes: 0, cancel_requested: false, handle_closed: false };
+        let closed = Outcome {
+            status: STATUS_CANCELLED,
+            bytes: 0,
+            cancel_requested: false,
+            handle_closed: false,
+        };
         assert!(crate::is_closed_resource(&closed.result().unwrap_err()));
-        let cancelled = Outcome { cancel_requested: true, ..closed };
+        let cancelled = Outcome {
+            cancel_requested: true,
+            ..closed
+        };
         assert_eq!(cancelled.result().unwrap_err().raw_os_error(), Some(995));
-        let broken = Outcome { status: STATUS_PIPE_BROKEN, bytes: 0, cancel_requested: false, handle_closed: false };
-        assert_eq!(broken.result().unwrap_err().kind(), io::ErrorKind::BrokenPipe);
-        let closed_under = Outcome { handle_closed: true, ..broken };
-        assert!(crate::is_closed_resource(&closed_under.result().unwrap_err()));
+        let broken = Outcome {
+            status: STATUS_PIPE_BROKEN,
+            bytes: 0,
+            cancel_requested: false,
+            handle_closed: false,
+        };
+        assert_eq!(
+            broken.result().unwrap_err().kind(),
+            io::ErrorKind::BrokenPipe
+        );
+        let closed_under = Outcome {
+            handle_closed: true,
+            ..broken
+        };
+        assert!(crate::is_closed_resource(
+            &closed_under.result().unwrap_err()
+        ));
     }
 
     #[test]

@@ -9,9 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use windows_sys::Win32::System::IO::{
-    CancelIoEx, GetQueuedCompletionStatusEx, OVERLAPPED_ENTRY,
-};
+use windows_sys::Win32::System::IO::{CancelIoEx, GetQueuedCompletionStatusEx, OVERLAPPED_ENTRY};
 
 use super::super::keys::{KEY_LATE_CANCEL, KEY_OVERLAPPED};
 use super::{OpId, Overlapped};
