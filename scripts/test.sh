@@ -37,6 +37,8 @@ check() { # NAME CMD...
   if "$@"; then summary+=("$name: ok"); else summary+=("$name: FAILED"); status=1; fi
 }
 
+# The Windows echo server that tests/echo_wine.rs drives from the native side.
+cargo build --quiet --example echo --target "$win" || status=1
 suite native cargo test --workspace --no-fail-fast
 suite wine cargo test --workspace --target "$win" --no-fail-fast
 check fmt cargo fmt --all -- --check
