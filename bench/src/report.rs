@@ -14,6 +14,8 @@ pub enum Cell {
     Failed,
     /// The run did not finish within its bound and was given up on.
     TimedOut,
+    /// Not run: an earlier run left work behind that would skew it.
+    Skipped,
 }
 
 /// One figure column: its heading and whether more is better.
@@ -139,6 +141,7 @@ fn fmt_cell(c: &Cell) -> String {
         Cell::NotApplicable => "n/a".into(),
         Cell::Failed => "failed".into(),
         Cell::TimedOut => "timeout".into(),
+        Cell::Skipped => "skipped".into(),
     }
 }
 

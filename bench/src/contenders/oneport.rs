@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use oneport::net::{TcpListener, TcpStream};
 
 use super::Contender;
-#[cfg(all(windows, oneport_named_pipes))]
+#[cfg(windows)]
 use crate::harness::PipeJob;
 use crate::harness::{self, ClientOut, ClientPlan, FileJob, FileOut, NetJob, NetOut};
 use crate::harness::{raw_of, RawSock};
@@ -99,7 +99,7 @@ impl Contender for Oneport {
         }))
     }
 
-    #[cfg(all(windows, oneport_named_pipes))]
+    #[cfg(windows)]
     fn pipes(&self, job: &PipeJob) -> Option<io::Result<NetOut>> {
         Some(run(pipes(job)))
     }
@@ -174,7 +174,7 @@ async fn read_exact(s: &TcpStream, mut buf: &mut [u8]) -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(all(windows, oneport_named_pipes))]
+#[cfg(windows)]
 async fn pipes(job: &PipeJob) -> io::Result<NetOut> {
     use oneport::windows::named_pipe::{ClientOptions, ServerOptions};
     use smol::io::{AsyncReadExt, AsyncWriteExt};
