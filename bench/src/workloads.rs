@@ -245,6 +245,10 @@ impl Bench {
             order.sort_by_key(|&i| self.contenders[i].name() == "tokio-mt");
             for i in order {
                 let c = &self.contenders[i];
+                if !c.can_idle() {
+                    cells[i].push(Cell::NotApplicable);
+                    continue;
+                }
                 if abandoned {
                     cells[i].push(Cell::Skipped);
                     continue;

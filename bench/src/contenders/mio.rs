@@ -28,6 +28,10 @@ impl Contender for Mio {
         Some(net(job))
     }
 
+    fn can_idle(&self) -> bool {
+        true
+    }
+
     fn idle(&self, socks: &[RawSock]) -> Option<io::Result<Duration>> {
         Some(idle(socks))
     }

@@ -21,6 +21,12 @@ pub trait Contender {
     /// Runs a TCP echo job (server and clients in this contender).
     fn net(&self, job: &NetJob) -> Option<io::Result<NetOut>>;
 
+    /// Whether [`Contender::idle`] measures anything (so the idle workload
+    /// does not start a thread for a contender that cannot).
+    fn can_idle(&self) -> bool {
+        false
+    }
+
     /// Issues a readiness wait on every socket of `socks` (accepted, silent
     /// TCP streams owned by the caller), then cancels them all; returns the
     /// time from the first issue to the last cancel having been processed.

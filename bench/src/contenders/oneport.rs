@@ -32,6 +32,10 @@ impl Contender for Oneport {
         Some(run(net(job)))
     }
 
+    fn can_idle(&self) -> bool {
+        true
+    }
+
     fn idle(&self, socks: &[RawSock]) -> Option<io::Result<Duration>> {
         Some(run(async {
             let start = Instant::now();

@@ -36,6 +36,10 @@ impl Contender for Smol {
         Some(run(|ex| net(ex, job)))
     }
 
+    fn can_idle(&self) -> bool {
+        true
+    }
+
     fn idle(&self, socks: &[RawSock]) -> Option<io::Result<Duration>> {
         Some(run(|_| {
             async move {

@@ -50,6 +50,10 @@ impl Contender for Tokio {
         Some(self.run(net(job)))
     }
 
+    fn can_idle(&self) -> bool {
+        true
+    }
+
     fn idle(&self, socks: &[RawSock]) -> Option<io::Result<Duration>> {
         Some(self.run(async {
             let start = Instant::now();
