@@ -4,7 +4,6 @@
 
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::args::Opts;
@@ -18,7 +17,6 @@ const MIB: f64 = (1 << 20) as f64;
 pub struct Bench {
     opts: Opts,
     contenders: Vec<Box<dyn Contender>>,
-    watchdog: Watchdog,
     failures: std::cell::Cell<usize>,
 }
 
@@ -35,11 +33,9 @@ impl Bench {
             }
             contenders.retain(|c| only.iter().any(|n| n == c.name()));
         }
-        let watchdog = Watchdog::start();
         Ok(Bench {
             opts,
             contenders,
-            watchdog,
             failures: Default::default(),
         })
     }
@@ -73,52 +69,58 @@ impl Bench {
         }
     }
 
-    /// Runs one contender's part of one case under the watchdog, turning a
-    /// panic or an error into a failed cell.
-    fn case<T>(
+    /// Runs one contender's part of one case on a thread of its own (the
+    /// contender made afresh there by name), so a contender that hangs is
+    /// given up on after the bound and the tables still print. Errors,
+    /// panics and give-ups become cells, are printed to stderr and counted.
+    fn case<T: Send + 'static>(
         &self,
         c: &dyn Contender,
         what: &str,
-        f: impl FnOnce(&dyn Contender) -> Option<io::Result<T>>,
-    ) -> Result<Option<T>, ()> {
-        let limit = self.opts.case_limit * 3 + Duration::from_secs(60);
-        self.watchdog.arm(format!("{what} / {}", c.name()), limit);
+        f: impl FnOnce(&dyn Contender) -> Option<io::Result<T>> + Send + 'static,
+    ) -> Result<Option<T>, Cell> {
+        let name = c.name();
+        let (tx, rx) = std::sync::mpsc::channel();
         let t0 = Instant::now();
-        let r = catch_unwind(AssertUnwindSafe(|| f(c)));
-        self.watchdog.disarm();
-        eprintln!(
-            "  {what} / {}: {:.2} s",
-            c.name(),
-            t0.elapsed().as_secs_f64()
-        );
-        if !matches!(r, Ok(None | Some(Ok(_)))) {
-            self.failures.set(self.failures.get() + 1);
-        }
-        match r {
-            Ok(None) => Ok(None),
-            Ok(Some(Ok(v))) => Ok(Some(v)),
-            Ok(Some(Err(e))) => {
-                eprintln!("{what} / {}: {e}", c.name());
-                Err(())
+        std::thread::spawn(move || {
+            let c = contenders::by_name(name).expect("a known contender");
+            let r = catch_unwind(AssertUnwindSafe(|| f(c.as_ref())));
+            let _ = tx.send(r.map(|o| o.map(|r| r.map_err(|e| e.to_string()))));
+        });
+        let limit = self.opts.case_limit * 3;
+        let r = rx.recv_timeout(limit);
+        eprintln!("  {what} / {name}: {:.2} s", t0.elapsed().as_secs_f64());
+        let bad = match r {
+            Ok(Ok(None)) => return Ok(None),
+            Ok(Ok(Some(Ok(v)))) => return Ok(Some(v)),
+            Ok(Ok(Some(Err(e)))) => {
+                eprintln!("{what} / {name}: {e}");
+                Cell::Failed
+            }
+            Ok(Err(_)) => {
+                eprintln!("{what} / {name}: panicked");
+                Cell::Failed
             }
             Err(_) => {
-                eprintln!("{what} / {}: panicked", c.name());
-                Err(())
+                eprintln!("{what} / {name}: not done after {limit:?}; given up (its thread is left behind)");
+                Cell::TimedOut
             }
-        }
+        };
+        self.failures.set(self.failures.get() + 1);
+        Err(bad)
     }
 
-    fn cell<T>(
+    fn cell<T: Send + 'static>(
         &self,
         c: &dyn Contender,
         what: &str,
-        f: impl FnOnce(&dyn Contender) -> Option<io::Result<T>>,
+        f: impl FnOnce(&dyn Contender) -> Option<io::Result<T>> + Send + 'static,
         fig: impl FnOnce(T) -> f64,
     ) -> Cell {
         match self.case(c, what, f) {
             Ok(Some(v)) => Cell::Value(fig(v)),
             Ok(None) => Cell::NotApplicable,
-            Err(()) => Cell::Failed,
+            Err(bad) => bad,
         }
     }
 
@@ -152,7 +154,7 @@ impl Bench {
                     self.cell(
                         c.as_ref(),
                         &format!("echo {conns}×{msg}"),
-                        |c| c.net(&job),
+                        move |c| c.net(&job),
                         |r| r.rounds as f64 * msg as f64 / MIB / r.elapsed.as_secs_f64(),
                     )
                 })
@@ -179,7 +181,8 @@ impl Bench {
             vec![Column::less("median µs"), Column::less("p99 µs"), Column::more("round trips/s")],
         );
         for c in &self.contenders {
-            let cells = match self.case(c.as_ref(), "pingpong", |c| c.net(&job)) {
+            let job = job.clone();
+            let cells = match self.case(c.as_ref(), "pingpong", move |c| c.net(&job)) {
                 Ok(Some(mut r)) => {
                     let measured = &mut r.rtts[(warmup as usize).min(r.rounds as usize)..];
                     let (p50, p99) = harness::percentiles(measured);
@@ -187,7 +190,7 @@ impl Bench {
                     vec![us(p50), us(p99), Cell::Value(rate)]
                 }
                 Ok(None) => vec![Cell::NotApplicable; 3],
-                Err(()) => vec![Cell::Failed; 3],
+                Err(bad) => vec![bad; 3],
             };
             t.row(c.name(), cells);
         }
@@ -214,7 +217,10 @@ impl Bench {
             let cell = self.cell(
                 c.as_ref(),
                 "churn",
-                |c| c.net(&job),
+                {
+                    let job = job.clone();
+                    move |c| c.net(&job)
+                },
                 |r| r.connects as f64 / r.elapsed.as_secs_f64(),
             );
             t.row(c.name(), vec![cell]);
@@ -262,7 +268,8 @@ impl Bench {
                     if best.is_some_and(|b| b > Duration::from_secs(1)) {
                         break;
                     }
-                    match self.idle_case(c.name(), n, raws.clone()) {
+                    let raws = raws.clone();
+                    match self.case(c.as_ref(), &format!("idle {n}"), move |c| c.idle(&raws)) {
                         Ok(Some(d)) => best = Some(best.map_or(d, |b| b.min(d))),
                         Ok(None) => break,
                         Err(bad) => {
@@ -315,45 +322,6 @@ impl Bench {
         Ok(())
     }
 
-    /// One idle run on its own thread, so a contender that does not finish
-    /// (tokio-mt with ~10,000 sockets under Wine) is given up on and the
-    /// table still prints. Its thread is left behind.
-    fn idle_case(
-        &self,
-        name: &'static str,
-        n: usize,
-        raws: Vec<harness::RawSock>,
-    ) -> Result<Option<Duration>, Cell> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let t0 = Instant::now();
-        std::thread::spawn(move || {
-            let c = contenders::by_name(name).expect("a known contender");
-            let r = catch_unwind(AssertUnwindSafe(|| c.idle(&raws)));
-            let _ = tx.send(r.map(|o| o.map(|r| r.map_err(|e| e.to_string()))));
-        });
-        let limit = self.opts.case_limit * 3;
-        let r = rx.recv_timeout(limit);
-        eprintln!("  idle {n} / {name}: {:.2} s", t0.elapsed().as_secs_f64());
-        let bad = match r {
-            Ok(Ok(None)) => return Ok(None),
-            Ok(Ok(Some(Ok(d)))) => return Ok(Some(d)),
-            Ok(Ok(Some(Err(e)))) => {
-                eprintln!("idle {n} / {name}: {e}");
-                Cell::Failed
-            }
-            Ok(Err(_)) => {
-                eprintln!("idle {n} / {name}: panicked");
-                Cell::Failed
-            }
-            Err(_) => {
-                eprintln!("idle {n} / {name}: not done after {limit:?}; given up (its thread is left behind)");
-                Cell::TimedOut
-            }
-        };
-        self.failures.set(self.failures.get() + 1);
-        Err(bad)
-    }
-
     fn timers(&self) -> Result<(), String> {
         let o = &self.opts;
         let mut rng = Rng::new(42);
@@ -374,10 +342,11 @@ impl Bench {
             ],
         );
         for c in &self.contenders {
-            let cells = match self.case(c.as_ref(), "timers", |c| c.timers(&deadlines)) {
+            let deadlines = deadlines.clone();
+            let cells = match self.case(c.as_ref(), "timers", move |c| c.timers(&deadlines)) {
                 Ok(Some(d)) => vec![ms(d), ms(d.saturating_sub(latest))],
                 Ok(None) => vec![Cell::NotApplicable; 2],
-                Err(()) => vec![Cell::Failed; 2],
+                Err(bad) => vec![bad; 2],
             };
             t.row(c.name(), cells);
         }
@@ -440,7 +409,10 @@ impl Bench {
                     self.cell(
                         c.as_ref(),
                         &format!("files {}", job.block),
-                        |c| c.files(job),
+                        {
+                            let job = job.clone();
+                            move |c| c.files(&job)
+                        },
                         |r| r.bytes as f64 / MIB / r.elapsed.as_secs_f64(),
                     )
                 })
@@ -479,7 +451,7 @@ impl Bench {
                     self.cell(
                         c.as_ref(),
                         &format!("pipes {msg}"),
-                        |c| c.pipes(&job),
+                        move |c| c.pipes(&job),
                         |r| r.rounds as f64 * msg as f64 / MIB / r.elapsed.as_secs_f64(),
                     )
                 })
@@ -505,42 +477,5 @@ fn bytes(n: usize) -> String {
         n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{}M", n >> 20),
         n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{}K", n >> 10),
         n => format!("{n}B"),
-    }
-}
-
-/// Ends the process if one contender's case overruns its bound by far: a
-/// hang in one runtime must not hang the benchmark (or CI).
-struct Watchdog {
-    armed: Arc<Mutex<Option<(String, Instant)>>>,
-}
-
-impl Watchdog {
-    fn start() -> Watchdog {
-        let armed: Arc<Mutex<Option<(String, Instant)>>> = Arc::default();
-        let seen = armed.clone();
-        std::thread::spawn(move || loop {
-            std::thread::sleep(Duration::from_millis(200));
-            let over = seen.lock().map(|g| {
-                g.as_ref()
-                    .and_then(|(w, end)| (Instant::now() > *end).then(|| w.clone()))
-            });
-            if let Ok(Some(what)) = over {
-                eprintln!("oneport-bench: {what} overran its time bound; giving up");
-                std::process::exit(3);
-            }
-        });
-        Watchdog { armed }
-    }
-
-    fn arm(&self, what: String, limit: Duration) {
-        if let Ok(mut g) = self.armed.lock() {
-            *g = Some((what, Instant::now() + limit));
-        }
-    }
-
-    fn disarm(&self) {
-        if let Ok(mut g) = self.armed.lock() {
-            *g = None;
-        }
     }
 }
