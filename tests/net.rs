@@ -390,3 +390,23 @@ fn a_million_random_bytes_each_way_at_once_arrive_exactly() {
         assert!(got_down == *down, "server-to-client bytes differ");
     });
 }
+
+#[test]
+fn sockets_dropped_outside_a_runtime_just_close() {
+    within(60, || {
+        let rt = oneport::Runtime::new().unwrap();
+        let (c, s, l, u) = rt.block_on(async {
+            let (c, s) = pair().await;
+            let l = TcpListener::bind(local()).unwrap();
+            let u = UdpSocket::bind(local()).unwrap();
+            s.write_all(b"bye").await.unwrap();
+            (c.into_std(), s, l, u)
+        });
+        // Not inside block_on: dropping must neither panic nor block.
+        drop((s, l, u));
+        c.set_nonblocking(false).unwrap();
+        let mut got = Vec::new();
+        io::Read::read_to_end(&mut &c, &mut got).unwrap();
+        assert_eq!(got, b"bye", "the peer's drop did not close the connection");
+    });
+}

@@ -36,7 +36,12 @@ fn pair() -> (TcpStream, TcpStream) {
     (a, b)
 }
 
-/// Shrinks `a`'s send buffer and `b`'s receive buffer so `a` fills quickly.
+/// Makes `a` fill quickly and stay full until `b` reads: the smallest send
+/// buffer on `a` and the smallest receive buffer on `b`. Setting the receive
+/// buffer turns window autotuning off, and with any larger buffer the kernel
+/// keeps opening the window a little (making `a` writable) while `b` reads
+/// nothing. The price: after a drain the sender may wait for TCP's persist
+/// timer (a fraction of a second).
 fn small_buffers(a: &TcpStream, b: &TcpStream) {
     socket2::SockRef::from(a)
         .set_send_buffer_size(4096)
@@ -46,17 +51,28 @@ fn small_buffers(a: &TcpStream, b: &TcpStream) {
         .unwrap();
 }
 
-/// Writes into `a` until it would block; returns how many bytes it took.
+/// Writes into `a` until it would block and stays so: the kernel may still
+/// be moving queued bytes to the peer when the first `WouldBlock` comes, so
+/// it is full only once a few attempts a little apart all find no room.
+/// Returns how many bytes it took.
 fn fill(a: &TcpStream) -> usize {
     let chunk = [0x5au8; 4096];
     let mut total = 0;
-    loop {
+    let mut refused = 0;
+    while refused < 3 {
         match (&*a).write(&chunk) {
-            Ok(n) => total += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return total,
+            Ok(n) => {
+                total += n;
+                refused = 0;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                refused += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
             Err(e) => panic!("fill: {e}"),
         }
     }
+    total
 }
 
 /// Reads exactly `n` bytes from `b` (they are already on their way).

@@ -2,6 +2,9 @@
 //!
 //! In its own test binary, with one test: a closed socket's number could
 //! otherwise be reused by a socket another test thread opens in between.
+//! The runtime's own handles are opened first (one wait on a live socket),
+//! for the same reason: on Windows the first wait opens an AFD helper
+//! handle, which would otherwise take the number just freed.
 mod common;
 
 use std::io;
@@ -33,6 +36,8 @@ fn check(e: io::Error, what: &str) {
 fn waiting_on_a_closed_or_invalid_handle_gives_the_os_error() {
     within(60, || {
         oneport::run(async {
+            let live = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            wait_writable(raw(&live)).await.unwrap();
             let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
             let closed = raw(&s);
             drop(s);
