@@ -155,7 +155,6 @@ impl Client {
                     } else if self.plan.needs_connect() {
                         self.close(reg)?;
                         let mut s = TcpStream::connect(addr)?;
-                        s.set_nodelay(true)?;
                         reg.register(&mut s, token, Interest::READABLE | Interest::WRITABLE)?;
                         self.s = Some(s);
                         self.plan.connected();
@@ -168,11 +167,20 @@ impl Client {
                 }
                 Phase::Connecting => {
                     let s = self.s.as_ref().expect("connecting socket");
-                    if let Some(e) = s.take_error()? {
-                        return Err(e);
+                    match s.take_error()? {
+                        // Wine reports "not connected" while a connect is
+                        // still in progress.
+                        Some(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(()),
+                        Some(e) => return Err(e),
+                        None => {}
                     }
                     match s.peer_addr() {
-                        Ok(_) => self.phase = Phase::Idle,
+                        Ok(_) => {
+                            // Only once connected: Wine refuses TCP_NODELAY
+                            // on a socket whose connect is in progress.
+                            s.set_nodelay(true)?;
+                            self.phase = Phase::Idle
+                        }
                         Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(()),
                         Err(e) => return Err(e),
                     }
@@ -182,6 +190,11 @@ impl Client {
                     match s.write(&msg[self.off..]) {
                         Ok(n) => self.off += n,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                        // Wine can report a peer address before the connect
+                        // is done; the connect's own event comes later.
+                        Err(e) if e.kind() == io::ErrorKind::NotConnected && self.off == 0 => {
+                            return Ok(())
+                        }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => return Err(e),
                     }
@@ -265,6 +278,9 @@ fn net(job: &NetJob) -> io::Result<NetOut> {
                             servers[idx] = Some(e);
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        // Wine's accept sometimes fails with "not connected"
+                        // and the connection is still there for the next one.
+                        Err(e) if e.kind() == io::ErrorKind::NotConnected => continue,
                         Err(e) => return Err(e),
                     }
                 },
