@@ -84,7 +84,7 @@ flags (defaults in brackets; --quick shrinks every default to a smoke run):
   --quick                    smoke-run sizes (a few seconds in all)
   --only a,b                 only these contenders (oneport, tokio-ct, tokio-mt, mio, smol, std)
   --echo-secs F              seconds per echo case [1]
-  --echo-sizes 64,4096,...   echo message sizes in bytes [64,4096,65536]
+  --echo-sizes 64,4K,64K     echo message sizes, at most 256K [64,4K,64K]
   --echo-conns 1,64          echo connection counts [1,64]
   --rounds N                 ping-pong round trips [10000]
   --churn N                  churn connections per contender [5000]
@@ -100,6 +100,9 @@ flags (defaults in brackets; --quick shrinks every default to a smoke run):
   --pipe-sizes 64K,1M        pipes: message sizes [64K,1M]
   --pipe-bytes BYTES         pipes: bytes echoed per contender and size [256M]
   --case-limit-secs N        time bound per contender and case [10]";
+
+/// The largest echo message: write-then-read must fit the socket buffers.
+const MAX_ECHO: usize = 256 << 10;
 
 /// Parses `args` (without the program name) into a workload name and options.
 pub fn parse(args: &[String]) -> Result<(String, Opts), String> {
@@ -165,6 +168,13 @@ pub fn parse(args: &[String]) -> Result<(String, Opts), String> {
     }
     if o.echo_sizes.contains(&0) || o.file_blocks.contains(&0) || o.pipe_sizes.contains(&0) {
         return Err("message and block sizes must be at least 1 byte".into());
+    }
+    if o.echo_sizes.iter().any(|&s| s > MAX_ECHO) {
+        // A client writes a whole message before it reads: beyond what the
+        // loopback socket buffers hold, the echo would stall.
+        return Err(format!(
+            "--echo-sizes: at most {MAX_ECHO} bytes per message"
+        ));
     }
     if !(o.echo_secs > 0.0 && o.echo_secs.is_finite()) {
         return Err("--echo-secs must be a positive number".into());
@@ -239,5 +249,6 @@ mod tests {
         assert!(parse(&args("echo --rounds")).is_err());
         assert!(parse(&args("echo --file-depth 0")).is_err());
         assert!(parse(&args("echo stray")).is_err());
+        assert!(parse(&args("echo --echo-sizes 1M")).is_err());
     }
 }
