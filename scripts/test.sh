@@ -46,6 +46,9 @@ suite wine cargo test --workspace --target "$win" --no-fail-fast
 check fmt cargo fmt --all -- --check
 check clippy-native cargo clippy --workspace --all-targets --quiet -- -D warnings
 check clippy-windows cargo clippy --workspace --all-targets --quiet --target "$win" -- -D warnings
+# Benchmark smoke runs (debug build, --quick: seconds each; see BENCHMARKS.md)
+check bench-smoke cargo run -q -p oneport-bench -- all --quick
+check bench-smoke-wine cargo run -q -p oneport-bench --target "$win" -- all --quick
 if [ -x "$root/../shared/contract/check.sh" ]; then
   check contract "$root/../shared/contract/check.sh" "$root"
 fi

@@ -1,0 +1,214 @@
+//! oneport: one single-threaded runtime per job; the reference of every
+//! ratio.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use oneport::net::{TcpListener, TcpStream};
+
+use super::Contender;
+#[cfg(windows)]
+use crate::harness::PipeJob;
+use crate::harness::{self, ClientOut, ClientPlan, FileJob, FileOut, NetJob, NetOut};
+use crate::harness::{raw_of, RawSock};
+
+/// The oneport contender.
+pub struct Oneport;
+
+fn run<T>(fut: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    oneport::Runtime::new()?.block_on(fut)
+}
+
+impl Contender for Oneport {
+    fn name(&self) -> &'static str {
+        "oneport"
+    }
+
+    fn net(&self, job: &NetJob) -> Option<io::Result<NetOut>> {
+        Some(run(net(job)))
+    }
+
+    fn can_idle(&self) -> bool {
+        true
+    }
+
+    fn idle(&self, socks: &[RawSock]) -> Option<io::Result<Duration>> {
+        Some(run(async {
+            let start = Instant::now();
+            let mut waits: Vec<Pin<Box<dyn Future<Output = io::Result<()>>>>> = socks
+                .iter()
+                .map(|&s| Box::pin(oneport::lowlevel::wait_readable(s)) as Pin<Box<_>>)
+                .collect();
+            harness::poll_each_once(&mut waits).await?;
+            // One turn of the loop with the waits in place, so a driver
+            // that defers submitting them (mio on Windows) really issues them.
+            oneport::yield_now().await;
+            drop(waits);
+            // One more turn of the loop, so deferred cancellation work is in.
+            oneport::yield_now().await;
+            Ok(start.elapsed())
+        }))
+    }
+
+    fn timers(&self, deadlines: &[Duration]) -> Option<io::Result<Duration>> {
+        Some(run(async {
+            let start = Instant::now();
+            let tasks: Vec<_> = deadlines
+                .iter()
+                .map(|&d| oneport::spawn(oneport::time::sleep(d)))
+                .collect();
+            for t in tasks {
+                t.await;
+            }
+            Ok(start.elapsed())
+        }))
+    }
+
+    fn files(&self, job: &FileJob) -> Option<io::Result<FileOut>> {
+        Some(run(async {
+            let file = Rc::new(oneport::fs::File::open(&job.path).await?);
+            let start = Instant::now();
+            let workers: Vec<_> = (0..job.depth)
+                .map(|w| {
+                    let (file, job) = (file.clone(), job.clone());
+                    oneport::spawn(async move {
+                        let mut out = FileOut::default();
+                        let mut buf = Vec::with_capacity(job.block);
+                        for off in harness::worker_offsets(&job, w) {
+                            if start.elapsed() > job.limit {
+                                break;
+                            }
+                            buf.clear();
+                            let (r, b) = file.read_at(buf, off).await;
+                            buf = b;
+                            out.bytes += harness::check_read(r, &job)?;
+                            out.reads += 1;
+                        }
+                        Ok::<_, io::Error>(out)
+                    })
+                })
+                .collect();
+            let mut total = FileOut::default();
+            for w in workers {
+                let o = w.await?;
+                total.reads += o.reads;
+                total.bytes += o.bytes;
+            }
+            total.elapsed = start.elapsed();
+            Ok(total)
+        }))
+    }
+
+    #[cfg(windows)]
+    fn pipes(&self, job: &PipeJob) -> Option<io::Result<NetOut>> {
+        Some(run(pipes(job)))
+    }
+}
+
+async fn net(job: &NetJob) -> io::Result<NetOut> {
+    let listener = TcpListener::bind(harness::loopback())?;
+    let addr = listener.local_addr()?;
+    let server = oneport::spawn(serve(listener));
+    let start = Instant::now();
+    let clients: Vec<_> = (0..job.conns)
+        .map(|_| oneport::spawn(client(job.clone(), addr, start)))
+        .collect();
+    let mut out = NetOut::default();
+    for c in clients {
+        out.add(c.await?);
+    }
+    out.elapsed = start.elapsed();
+    drop(server);
+    Ok(out)
+}
+
+async fn serve(listener: TcpListener) {
+    while let Ok((s, _)) = listener.accept().await {
+        let _ = s.set_nodelay(true);
+        oneport::spawn(async move {
+            let mut buf = vec![0u8; 64 << 10];
+            while let Ok(n @ 1..) = s.read(&mut buf).await {
+                if s.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .detach();
+    }
+}
+
+async fn client(job: NetJob, addr: SocketAddr, start: Instant) -> io::Result<ClientOut> {
+    let mut plan = ClientPlan::new(&job, start);
+    let msg = plan.message();
+    let mut back = vec![0u8; job.msg];
+    let mut conn: Option<TcpStream> = None;
+    while plan.more() {
+        if plan.needs_connect() {
+            if let Some(old) = conn.take() {
+                harness::abortive_close(raw_of(&old));
+            }
+            let s = TcpStream::connect(addr).await?;
+            s.set_nodelay(true)?;
+            conn = Some(s);
+            plan.connected();
+        }
+        let s = conn.as_ref().expect("connected above");
+        let began = Instant::now();
+        s.write_all(&msg).await?;
+        read_exact(s, &mut back).await?;
+        plan.round_done(began);
+    }
+    if let Some(old) = conn {
+        harness::abortive_close(raw_of(&old));
+    }
+    Ok(plan.out)
+}
+
+async fn read_exact(s: &TcpStream, mut buf: &mut [u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match s.read(buf).await? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n => buf = &mut buf[n..],
+        }
+    }
+    Ok(())
+}
+
+#[cfg(windows)]
+async fn pipes(job: &PipeJob) -> io::Result<NetOut> {
+    use oneport::windows::named_pipe::{ClientOptions, ServerOptions};
+    use smol::io::{AsyncReadExt, AsyncWriteExt};
+
+    let name = harness::pipe_name("oneport");
+    let server = ServerOptions::new()
+        .first_pipe_instance(true)
+        .create(&name)?;
+    let msg = job.msg;
+    let srv = oneport::spawn(async move {
+        server.connect().await?;
+        let mut server = server;
+        let mut buf = vec![0u8; msg];
+        while server.read_exact(&mut buf).await.is_ok() {
+            server.write_all(&[1]).await?;
+        }
+        Ok::<_, io::Error>(())
+    });
+    let mut client = ClientOptions::new().open(&name)?;
+    let data = vec![7u8; msg];
+    let mut ack = [0u8; 1];
+    let mut out = NetOut::default();
+    let start = Instant::now();
+    while out.rounds < job.rounds && start.elapsed() < job.limit {
+        client.write_all(&data).await?;
+        client.read_exact(&mut ack).await?;
+        out.rounds += 1;
+    }
+    out.elapsed = start.elapsed();
+    drop(client);
+    srv.await?;
+    Ok(out)
+}
