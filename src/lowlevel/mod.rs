@@ -179,7 +179,8 @@ pub struct Statistics {
     /// Wakeups from other threads the driver has received (collapsed wakes
     /// count once).
     pub wakeups_received: u64,
-    /// File descriptors registered with epoll (Linux; 0 on Windows).
+    /// File descriptors armed in epoll for a parked waiter (Linux; 0 on
+    /// Windows).
     pub epoll_registered: usize,
     /// Spawned tasks not yet finished.
     pub tasks_alive: usize,

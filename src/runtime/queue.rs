@@ -38,13 +38,13 @@ impl Shared {
             main_woken: AtomicBool::new(true),
             notified: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            owner: thread::current().id(),
+            owner: current_thread_id(),
             waker,
         })
     }
 
     fn on_owner_thread(&self) -> bool {
-        thread::current().id() == self.owner
+        current_thread_id() == self.owner
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Runnable>> {
@@ -107,10 +107,19 @@ impl Shared {
     }
 }
 
+/// This thread's id, cached: every wake asks, and `thread::current()`
+/// costs a reference count round trip each time.
+fn current_thread_id() -> ThreadId {
+    thread_local! {
+        static ID: ThreadId = thread::current().id();
+    }
+    ID.with(|id| *id)
+}
+
 impl Drop for Shared {
     fn drop(&mut self) {
         let rest = std::mem::take(self.queue.get_mut().unwrap_or_else(|e| e.into_inner()));
-        if thread::current().id() != self.owner {
+        if current_thread_id() != self.owner {
             // See `schedule`: foreign threads may not drop these futures.
             rest.into_iter().for_each(std::mem::forget);
         }

@@ -13,7 +13,6 @@
 //! threads.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,9 +20,12 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
+mod waiters;
+
 use super::WaitToken;
 use crate::error::{closed_resource, resource_busy};
 use crate::lowlevel::{Direction, Statistics};
+use waiters::{Busy, Waiters};
 
 /// Events fetched per `epoll_wait`.
 const MAX_EVENTS: usize = 1000;
@@ -38,7 +40,9 @@ pub(crate) struct Driver {
     epfd: OwnedFd,
     waker: DriverWaker,
     events: RefCell<Vec<libc::epoll_event>>,
-    state: RefCell<State>,
+    state: RefCell<Waiters>,
+    /// Reused from one `process_events` to the next (no allocation per turn).
+    wake_buf: RefCell<Vec<Waker>>,
     wakeups_received: Cell<u64>,
 }
 
@@ -60,46 +64,6 @@ impl DriverWaker {
             // EAGAIN (counter saturated) still leaves it readable: ignored.
             unsafe { libc::write(self.0.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
         }
-    }
-}
-
-#[derive(Default)]
-struct State {
-    fds: HashMap<RawFd, FdWaiters>,
-    /// Parked waiters: token -> where they are parked.
-    parked: HashMap<WaitToken, (RawFd, Direction)>,
-    /// Woken waiters whose future has not yet collected the result.
-    finished: HashMap<WaitToken, io::Result<()>>,
-    next_token: WaitToken,
-    readers: usize,
-    writers: usize,
-}
-
-#[derive(Default)]
-struct FdWaiters {
-    reader: Option<(WaitToken, Waker)>,
-    writer: Option<(WaitToken, Waker)>,
-    /// Interest currently armed in epoll (0: disarmed or not registered).
-    armed: u32,
-}
-
-impl FdWaiters {
-    fn slot(&mut self, d: Direction) -> &mut Option<(WaitToken, Waker)> {
-        match d {
-            Direction::Read => &mut self.reader,
-            Direction::Write => &mut self.writer,
-        }
-    }
-
-    fn wanted(&self) -> u32 {
-        let mut w = 0;
-        if self.reader.is_some() {
-            w |= libc::EPOLLIN as u32;
-        }
-        if self.writer.is_some() {
-            w |= libc::EPOLLOUT as u32;
-        }
-        w
     }
 }
 
@@ -142,7 +106,8 @@ impl Driver {
                 pending: AtomicBool::new(false),
             })),
             events: RefCell::new(Vec::with_capacity(MAX_EVENTS)),
-            state: RefCell::new(State::default()),
+            state: RefCell::new(Waiters::default()),
+            wake_buf: RefCell::new(Vec::new()),
             wakeups_received: Cell::new(0),
         })
     }
@@ -184,7 +149,7 @@ impl Driver {
 
     pub(crate) fn process_events(&self, n: usize) {
         let events = self.events.borrow();
-        let mut wake = Vec::new();
+        let mut wake = std::mem::take(&mut *self.wake_buf.borrow_mut());
         for ev in &events[..n] {
             let (flags, data) = (ev.events, ev.u64);
             if data == WAKEUP_DATA {
@@ -193,22 +158,23 @@ impl Driver {
             }
             let fd = data as RawFd;
             let mut st = self.state.borrow_mut();
-            let Some(rec) = st.fds.get_mut(&fd) else {
+            let Some(rec) = st.get(fd) else {
                 continue;
             };
             rec.armed = 0; // one-shot: this event disarmed the registration
             if flags & READ_FLAGS != 0 {
-                st.finish(fd, Direction::Read, Ok(()), &mut wake);
+                wake.extend(st.finish(fd, Direction::Read, Ok(())));
             }
             if flags & WRITE_FLAGS != 0 {
-                st.finish(fd, Direction::Write, Ok(()), &mut wake);
+                wake.extend(st.finish(fd, Direction::Write, Ok(())));
             }
             if let Err(e) = self.rearm(&mut st, fd) {
-                st.fail_all(fd, &e, &mut wake);
+                fail_all(&mut st, fd, &e, &mut wake);
             }
         }
         drop(events);
-        wake.into_iter().for_each(Waker::wake);
+        wake.drain(..).for_each(Waker::wake);
+        *self.wake_buf.borrow_mut() = wake;
     }
 
     fn drain_wakeup(&self) {
@@ -233,28 +199,26 @@ impl Driver {
     }
 
     /// Brings the epoll registration of `fd` in line with its waiters.
-    fn rearm(&self, st: &mut State, fd: RawFd) -> io::Result<()> {
-        let Some(rec) = st.fds.get_mut(&fd) else {
+    fn rearm(&self, st: &mut Waiters, fd: RawFd) -> io::Result<()> {
+        let wanted = st.wanted(fd);
+        let Some(rec) = st.get(fd) else {
             return Ok(());
         };
-        let wanted = rec.wanted();
-        if wanted == 0 {
-            if rec.armed != 0 {
-                // Errors mean the kernel already forgot the fd: fine.
-                // SAFETY: plain syscall on fds we name; no memory is passed.
-                unsafe {
-                    libc::epoll_ctl(
-                        self.epfd.as_raw_fd(),
-                        libc::EPOLL_CTL_DEL,
-                        fd,
-                        std::ptr::null_mut(),
-                    )
-                };
-            }
-            st.fds.remove(&fd);
+        if wanted == rec.armed {
             return Ok(());
         }
-        if wanted == rec.armed {
+        if wanted == 0 {
+            // Errors mean the kernel already forgot the fd: fine.
+            // SAFETY: plain syscall on fds we name; no memory is passed.
+            unsafe {
+                libc::epoll_ctl(
+                    self.epfd.as_raw_fd(),
+                    libc::EPOLL_CTL_DEL,
+                    fd,
+                    std::ptr::null_mut(),
+                )
+            };
+            rec.armed = 0;
             return Ok(());
         }
         let mut ev = libc::epoll_event {
@@ -284,64 +248,37 @@ impl Driver {
         waker: &Waker,
     ) -> io::Result<WaitToken> {
         let mut st = self.state.borrow_mut();
-        let token = st.next_token;
-        let rec = st.fds.entry(fd).or_default();
-        let slot = rec.slot(dir);
-        if slot.is_some() {
-            return Err(resource_busy(match dir {
+        // The table grows to the fd's number: check first that the fd is
+        // open at all, so a bogus huge number is an error, not a huge table.
+        // SAFETY: F_GETFD reads descriptor flags; no memory is passed.
+        if fd < 0 || (!st.covers(fd) && unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0) {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        let token = st.park(fd, dir, waker).map_err(|Busy| {
+            resource_busy(match dir {
                 Direction::Read => "to read this socket",
                 Direction::Write => "to write this socket",
-            }));
-        }
-        *slot = Some((token, waker.clone()));
+            })
+        })?;
         if let Err(e) = self.rearm(&mut st, fd) {
-            if let Some(rec) = st.fds.get_mut(&fd) {
-                *rec.slot(dir) = None;
-                if rec.wanted() == 0 {
-                    st.fds.remove(&fd);
-                }
-            }
+            st.cancel(token);
             return Err(e);
         }
-        st.next_token += 1;
-        st.parked.insert(token, (fd, dir));
-        st.count(dir, 1);
         Ok(token)
     }
 
     pub(crate) fn poll_wait(&self, token: WaitToken, waker: &Waker) -> Poll<io::Result<()>> {
-        let mut st = self.state.borrow_mut();
-        if let Some(result) = st.finished.remove(&token) {
-            return Poll::Ready(result);
-        }
-        let Some(&(fd, dir)) = st.parked.get(&token) else {
-            return Poll::Ready(Err(io::Error::other(
-                "oneport: readiness wait lost by the driver",
-            )));
-        };
-        if let Some((_, w)) = st.fds.get_mut(&fd).and_then(|r| r.slot(dir).as_mut()) {
-            if !w.will_wake(waker) {
-                *w = waker.clone();
-            }
-        }
-        Poll::Pending
+        self.state.borrow_mut().poll(token, waker)
     }
 
     pub(crate) fn cancel_wait(&self, token: WaitToken) {
         let mut st = self.state.borrow_mut();
-        if st.finished.remove(&token).is_some() {
-            return;
-        }
-        let Some((fd, dir)) = st.parked.remove(&token) else {
+        let Some(fd) = st.cancel(token) else {
             return;
         };
-        st.count(dir, -1);
-        if let Some(rec) = st.fds.get_mut(&fd) {
-            *rec.slot(dir) = None;
-        }
         let mut wake = Vec::new();
         if let Err(e) = self.rearm(&mut st, fd) {
-            st.fail_all(fd, &e, &mut wake);
+            fail_all(&mut st, fd, &e, &mut wake);
         }
         drop(st);
         wake.into_iter().for_each(Waker::wake);
@@ -349,15 +286,13 @@ impl Driver {
 
     pub(crate) fn notify_closing(&self, fd: RawFd) -> io::Result<()> {
         let mut st = self.state.borrow_mut();
-        let mut wake = Vec::new();
-        if !st.fds.contains_key(&fd) {
-            return Ok(());
-        }
-        st.finish(fd, Direction::Read, Err(closed_resource()), &mut wake);
-        st.finish(fd, Direction::Write, Err(closed_resource()), &mut wake);
+        let wake = [
+            st.finish(fd, Direction::Read, Err(closed_resource())),
+            st.finish(fd, Direction::Write, Err(closed_resource())),
+        ];
         self.rearm(&mut st, fd).ok();
         drop(st);
-        wake.into_iter().for_each(Waker::wake);
+        wake.into_iter().flatten().for_each(Waker::wake);
         Ok(())
     }
 
@@ -365,45 +300,22 @@ impl Driver {
         let st = self.state.borrow();
         Statistics {
             backend: "epoll",
-            tasks_waiting_read: st.readers,
-            tasks_waiting_write: st.writers,
-            epoll_registered: st.fds.len(),
+            tasks_waiting_read: st.readers(),
+            tasks_waiting_write: st.writers(),
+            epoll_registered: st.armed(),
             wakeups_received: self.wakeups_received.get(),
             ..Statistics::default()
         }
     }
 }
 
-impl State {
-    fn count(&mut self, dir: Direction, delta: isize) {
-        let c = match dir {
-            Direction::Read => &mut self.readers,
-            Direction::Write => &mut self.writers,
-        };
-        *c = c
-            .checked_add_signed(delta)
-            .expect("oneport: waiter count underflow");
+/// The registration of `fd` cannot be made: every waiter gets the error.
+fn fail_all(st: &mut Waiters, fd: RawFd, e: &io::Error, wake: &mut Vec<Waker>) {
+    for dir in [Direction::Read, Direction::Write] {
+        wake.extend(st.finish(fd, dir, Err(copy_error(e))));
     }
-
-    /// Moves the waiter in `dir` of `fd` (if any) to `finished` with `result`.
-    fn finish(&mut self, fd: RawFd, dir: Direction, result: io::Result<()>, wake: &mut Vec<Waker>) {
-        let Some(rec) = self.fds.get_mut(&fd) else {
-            return;
-        };
-        if let Some((token, waker)) = rec.slot(dir).take() {
-            self.parked.remove(&token);
-            self.finished.insert(token, result);
-            self.count(dir, -1);
-            wake.push(waker);
-        }
-    }
-
-    /// The registration of `fd` cannot be made: every waiter gets the error.
-    fn fail_all(&mut self, fd: RawFd, e: &io::Error, wake: &mut Vec<Waker>) {
-        for dir in [Direction::Read, Direction::Write] {
-            self.finish(fd, dir, Err(copy_error(e)), wake);
-        }
-        self.fds.remove(&fd);
+    if let Some(rec) = st.get(fd) {
+        rec.armed = 0;
     }
 }
 
