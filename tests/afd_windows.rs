@@ -15,7 +15,7 @@ use std::os::windows::io::{AsRawHandle, AsRawSocket};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use common::within;
+use common::{tcp_pair, within};
 use oneport::lowlevel::{
     notify_closing, statistics, wait_all_tasks_blocked, wait_readable, wait_writable, Statistics,
 };
@@ -25,16 +25,6 @@ const WSAENOTSOCK: i32 = 10038;
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A connected loopback TCP pair, both ends nonblocking.
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (b, _) = l.accept().unwrap();
-    a.set_nonblocking(true).unwrap();
-    b.set_nonblocking(true).unwrap();
-    (a, b)
 }
 
 /// Writes into `s` until the kernel refuses more: a writer then has to wait.

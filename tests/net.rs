@@ -1,6 +1,8 @@
 //! `oneport::net`: TCP and UDP over loopback, as a user relies on them.
 mod common;
 
+use common::raw;
+
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{Shutdown, SocketAddr};
@@ -10,19 +12,10 @@ use std::time::Duration;
 
 use common::{within, Rng};
 use futures_io::{AsyncRead, AsyncWrite};
-use oneport::lowlevel::{statistics, wait_all_tasks_blocked, wait_readable, RawSock};
+use oneport::lowlevel::{statistics, wait_all_tasks_blocked, wait_readable};
 use oneport::net::{TcpListener, TcpStream, UdpSocket};
 use oneport::time::timeout;
 use oneport::{is_closed_resource, spawn, yield_now};
-
-#[cfg(unix)]
-fn raw(s: &impl std::os::fd::AsRawFd) -> RawSock {
-    s.as_raw_fd()
-}
-#[cfg(windows)]
-fn raw(s: &impl std::os::windows::io::AsRawSocket) -> RawSock {
-    s.as_raw_socket()
-}
 
 const HANG: Duration = Duration::from_secs(20);
 

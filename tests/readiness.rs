@@ -6,35 +6,18 @@
 //! oneport's. Loopback TCP/UDP only, so every test runs under Wine too.
 mod common;
 
+use common::{raw, tcp_pair as pair};
+
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
 use common::within;
 use oneport::lowlevel::{
-    notify_closing, statistics, wait_all_tasks_blocked, wait_readable, wait_writable, RawSock,
+    notify_closing, statistics, wait_all_tasks_blocked, wait_readable, wait_writable,
 };
 use oneport::time::timeout;
 use oneport::{is_closed_resource, spawn, yield_now};
-
-#[cfg(unix)]
-fn raw(s: &impl std::os::fd::AsRawFd) -> RawSock {
-    s.as_raw_fd()
-}
-#[cfg(windows)]
-fn raw(s: &impl std::os::windows::io::AsRawSocket) -> RawSock {
-    s.as_raw_socket()
-}
-
-/// A connected loopback TCP pair, both ends nonblocking.
-fn pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (b, _) = l.accept().unwrap();
-    a.set_nonblocking(true).unwrap();
-    b.set_nonblocking(true).unwrap();
-    (a, b)
-}
 
 /// Makes `a` fill quickly and stay full until `b` reads: the smallest send
 /// buffer on `a` and the smallest receive buffer on `b`. Setting the receive

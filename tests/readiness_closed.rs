@@ -7,6 +7,8 @@
 //! handle, which would otherwise take the number just freed.
 mod common;
 
+use common::raw;
+
 use std::io;
 
 use common::within;
@@ -18,15 +20,6 @@ const EXPECTED: i32 = 9;
 /// `WSAENOTSOCK`: the error Winsock gives for a handle that is no socket.
 #[cfg(windows)]
 const EXPECTED: i32 = 10038;
-
-#[cfg(unix)]
-fn raw(s: &impl std::os::fd::AsRawFd) -> RawSock {
-    s.as_raw_fd()
-}
-#[cfg(windows)]
-fn raw(s: &impl std::os::windows::io::AsRawSocket) -> RawSock {
-    s.as_raw_socket()
-}
 
 fn check(e: io::Error, what: &str) {
     assert_eq!(e.raw_os_error(), Some(EXPECTED), "{what}: {e:?}");

@@ -95,3 +95,24 @@ pub fn child_helper() -> oneport::process::Command {
     );
     oneport::process::Command::new(p)
 }
+
+/// The raw socket of a std socket, as `oneport::lowlevel` takes it.
+#[cfg(unix)]
+pub fn raw(s: &impl std::os::fd::AsRawFd) -> oneport::lowlevel::RawSock {
+    s.as_raw_fd()
+}
+/// The raw socket of a std socket, as `oneport::lowlevel` takes it.
+#[cfg(windows)]
+pub fn raw(s: &impl std::os::windows::io::AsRawSocket) -> oneport::lowlevel::RawSock {
+    s.as_raw_socket()
+}
+
+/// A connected loopback TCP pair, both ends nonblocking.
+pub fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (b, _) = l.accept().unwrap();
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    (a, b)
+}
