@@ -23,10 +23,24 @@
 //! assert_eq!(answer, 42);
 //! ```
 //!
-//! Layers, from the top: the user-facing types ([`time`], and later `net`,
-//! `fs`, `process`), then [`lowlevel`] (the waits every type is built on),
-//! then the run loop, then one I/O driver per platform. Only the driver knows
-//! which platform it runs on.
+//! Layers, from the top:
+//!
+//! - the user-facing types: [`net`] (TCP and UDP, built on readiness
+//!   waits), [`fs`] (positional file I/O with owned [`buf`] buffers),
+//!   [`process`] (children with asynchronous pipes, no thread per child),
+//!   [`time`], and on Windows `windows::named_pipe`;
+//! - [`lowlevel`]: the waits and primitives every type is built on, public so
+//!   programs can wait on their own sockets and handles;
+//! - the run loop (tasks, timers, cross-thread wakeups);
+//! - one I/O driver per platform: the completion port (with AFD polls for
+//!   sockets) on Windows, epoll on Linux. Only the driver knows which
+//!   platform it runs on.
+//!
+//! Cancellation is dropping: every future in oneport can be dropped at any
+//! await point. A readiness wait is withdrawn before `drop` returns; an
+//! overlapped operation is cancelled and its buffers stay owned by the
+//! driver until the kernel is done with them, which is why buffers are
+//! passed by value and handed back with the result.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
