@@ -45,3 +45,23 @@ pub(crate) fn connect_in_progress(e: &std::io::Error) -> bool {
     }
     e.kind() == std::io::ErrorKind::WouldBlock
 }
+
+/// The raw socket of a standard socket type, whatever the platform calls it.
+pub(crate) trait AsRawSock {
+    /// The socket as `lowlevel` names it.
+    fn raw_sock(&self) -> crate::lowlevel::RawSock;
+}
+
+#[cfg(unix)]
+impl<T: std::os::fd::AsRawFd> AsRawSock for T {
+    fn raw_sock(&self) -> crate::lowlevel::RawSock {
+        self.as_raw_fd()
+    }
+}
+
+#[cfg(windows)]
+impl<T: std::os::windows::io::AsRawSocket> AsRawSock for T {
+    fn raw_sock(&self) -> crate::lowlevel::RawSock {
+        self.as_raw_socket()
+    }
+}

@@ -17,27 +17,8 @@ use std::ops::Deref;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+pub(crate) use crate::driver::AsRawSock;
 use crate::lowlevel::{self, Direction, RawSock};
-
-/// The raw socket of a standard socket type, whatever the platform calls it.
-pub(crate) trait AsRawSock {
-    /// The socket as `lowlevel` names it.
-    fn raw_sock(&self) -> RawSock;
-}
-
-#[cfg(unix)]
-impl<T: std::os::fd::AsRawFd> AsRawSock for T {
-    fn raw_sock(&self) -> RawSock {
-        self.as_raw_fd()
-    }
-}
-
-#[cfg(windows)]
-impl<T: std::os::windows::io::AsRawSocket> AsRawSock for T {
-    fn raw_sock(&self) -> RawSock {
-        self.as_raw_socket()
-    }
-}
 
 /// A wait for `sock` to be ready in `dir`.
 async fn wait(sock: RawSock, dir: Direction) -> io::Result<()> {
