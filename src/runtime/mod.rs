@@ -123,7 +123,7 @@ impl Runtime {
             let timeout = if runnable || want_blocked_check {
                 Some(Duration::ZERO)
             } else {
-                let next = inner.timers.borrow().next_deadline();
+                let next = inner.timers.borrow_mut().next_deadline();
                 next.map(|d| d.saturating_duration_since(now))
             };
             let n = inner.driver.get_events(timeout);

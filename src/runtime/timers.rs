@@ -1,37 +1,68 @@
 //! Deadlines and the wakers waiting for them.
 //!
-//! An ordered map keyed by `(deadline, sequence)`: the earliest deadline is
-//! the first entry, equal deadlines fire in the order they were set, and a
-//! cancelled sleep removes its own entry in O(log n) when it is dropped.
+//! A binary heap of `(deadline, sequence, slot)` orders the deadlines; the
+//! wakers live in a slab. Equal deadlines fire in the order they were set
+//! (the sequence breaks ties). A cancelled sleep frees its slab slot at once
+//! (O(1)) and leaves its heap entry behind: the entry is recognised as stale
+//! when it reaches the top (its slot is empty or holds a later sequence) and
+//! skipped. So that `timeout()` around many quick operations cannot grow the
+//! heap without bound, it is rebuilt from the live slots whenever stale
+//! entries outnumber live ones by far.
+//!
+//! (An ordered map did the same with less code, but allocated a node per
+//! insert; with 100,000 sleeps it was the largest cost of the timer path.)
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::task::Waker;
 use std::time::Instant;
 
-/// Identifies one registered deadline.
-pub(crate) type TimerKey = (Instant, u64);
+use slab::Slab;
+
+/// Identifies one registered deadline: its slab slot and sequence number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TimerKey {
+    slot: usize,
+    seq: u64,
+}
+
+struct Entry {
+    deadline: Instant,
+    seq: u64,
+    waker: Waker,
+}
 
 #[derive(Default)]
 pub(crate) struct Timers {
-    pending: BTreeMap<TimerKey, Waker>,
+    heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    live: Slab<Entry>,
     next_seq: u64,
 }
 
 impl Timers {
     /// Registers `waker` to be woken at `deadline`.
     pub(crate) fn insert(&mut self, deadline: Instant, waker: Waker) -> TimerKey {
-        let key = (deadline, self.next_seq);
+        let seq = self.next_seq;
         self.next_seq += 1;
-        self.pending.insert(key, waker);
-        key
+        let slot = self.live.insert(Entry {
+            deadline,
+            seq,
+            waker,
+        });
+        self.heap.push(Reverse((deadline, seq, slot)));
+        TimerKey { slot, seq }
+    }
+
+    fn entry_mut(&mut self, key: TimerKey) -> Option<&mut Entry> {
+        self.live.get_mut(key.slot).filter(|e| e.seq == key.seq)
     }
 
     /// Replaces the waker of a still-pending deadline; false if it already fired.
     pub(crate) fn update(&mut self, key: TimerKey, waker: &Waker) -> bool {
-        match self.pending.get_mut(&key) {
-            Some(w) => {
-                if !w.will_wake(waker) {
-                    *w = waker.clone();
+        match self.entry_mut(key) {
+            Some(e) => {
+                if !e.waker.will_wake(waker) {
+                    e.waker = waker.clone();
                 }
                 true
             }
@@ -41,31 +72,64 @@ impl Timers {
 
     /// Forgets a deadline (a dropped sleep).
     pub(crate) fn remove(&mut self, key: TimerKey) {
-        self.pending.remove(&key);
+        if self.entry_mut(key).is_some() {
+            self.live.remove(key.slot);
+            self.compact_if_mostly_stale();
+        }
+    }
+
+    /// Whether a heap entry still names a live deadline.
+    fn is_live(&self, seq: u64, slot: usize) -> bool {
+        self.live.get(slot).is_some_and(|e| e.seq == seq)
+    }
+
+    /// Drops stale entries from the top of the heap.
+    fn skip_stale(&mut self) {
+        while let Some(&Reverse((_, seq, slot))) = self.heap.peek() {
+            if self.is_live(seq, slot) {
+                break;
+            }
+            self.heap.pop();
+        }
+    }
+
+    fn compact_if_mostly_stale(&mut self) {
+        if self.heap.len() > 1024 && self.heap.len() > 4 * self.live.len() {
+            self.heap = self
+                .live
+                .iter()
+                .map(|(slot, e)| Reverse((e.deadline, e.seq, slot)))
+                .collect();
+        }
     }
 
     /// The earliest pending deadline.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.pending.first_key_value().map(|(k, _)| k.0)
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        self.skip_stale();
+        self.heap.peek().map(|Reverse((d, _, _))| *d)
     }
 
     /// Removes every deadline at or before `now`, in deadline order.
     pub(crate) fn take_expired(&mut self, now: Instant, out: &mut Vec<Waker>) {
-        while let Some(entry) = self.pending.first_entry() {
-            if entry.key().0 > now {
+        while let Some(&Reverse((deadline, seq, slot))) = self.heap.peek() {
+            if deadline > now {
                 break;
             }
-            out.push(entry.remove());
+            self.heap.pop();
+            if self.is_live(seq, slot) {
+                out.push(self.live.remove(slot).waker);
+            }
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.pending.len()
+        self.live.len()
     }
 
     /// Every pending waker, for shutdown.
     pub(crate) fn drain(&mut self) -> Vec<Waker> {
-        std::mem::take(&mut self.pending).into_values().collect()
+        self.heap.clear();
+        self.live.drain().map(|e| e.waker).collect()
     }
 }
 
@@ -90,5 +154,44 @@ mod tests {
         assert_eq!(t.len(), 1);
         assert!(t.update(late, w));
         assert!(!t.update(b, w));
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn a_reused_slot_is_not_mistaken_for_the_removed_deadline() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        let w = Waker::noop();
+        let old = t.insert(now, w.clone());
+        t.remove(old);
+        let new = t.insert(now + Duration::from_secs(1), w.clone());
+        assert_ne!(old, new);
+        t.remove(old); // stale: must not remove the new deadline
+        assert_eq!(t.len(), 1);
+        let mut out = Vec::new();
+        t.take_expired(now, &mut out);
+        assert!(
+            out.is_empty(),
+            "the stale heap entry fired the new deadline"
+        );
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn many_cancelled_deadlines_do_not_grow_the_heap_without_bound() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        let keep = t.insert(now + Duration::from_secs(60), Waker::noop().clone());
+        for i in 0..100_000u64 {
+            let k = t.insert(now + Duration::from_secs(30 + i % 7), Waker::noop().clone());
+            t.remove(k);
+        }
+        assert!(
+            t.heap.len() <= 4 * 1024,
+            "heap holds {} entries",
+            t.heap.len()
+        );
+        assert_eq!(t.len(), 1);
+        assert!(t.update(keep, Waker::noop()));
     }
 }
