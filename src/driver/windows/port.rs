@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::{
     CloseHandle, GetLastError, HANDLE, INVALID_HANDLE_VALUE, WAIT_TIMEOUT,
@@ -179,6 +179,54 @@ impl Drop for Port {
             // SAFETY: we created the handle and nobody can use it any more:
             // wakers see `None` from now on.
             unsafe { CloseHandle(h.0) };
+        }
+    }
+}
+
+/// How long a dropping driver waits for the packets of operations it still
+/// owns (WINDOWS.md rule 29) before it leaks their memory instead.
+pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// Dequeues packets from `port` for at most [`DRAIN_LIMIT`], handing each
+/// batch to `on_batch`, until it returns `false` (nothing more awaited), the
+/// time runs out, or the port fails. `on_batch` is first called with no
+/// packets, to ask whether anything is awaited at all.
+///
+/// Only for a driver that is dropping: it takes back memory the kernel may
+/// still write, while the port is still open.
+pub(crate) fn drain(port: HANDLE, mut on_batch: impl FnMut(&[OVERLAPPED_ENTRY]) -> bool) {
+    if !on_batch(&[]) {
+        return;
+    }
+    let deadline = Instant::now() + DRAIN_LIMIT;
+    let mut entries = vec![OVERLAPPED_ENTRY::default(); 64];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let mut n = 0u32;
+        // SAFETY: the caller's port is open; `entries` has room for the
+        // count given and we read only the `n` entries the kernel filled.
+        let ok = unsafe {
+            GetQueuedCompletionStatusEx(
+                port,
+                entries.as_mut_ptr(),
+                entries.len() as u32,
+                &mut n,
+                timeout_ms(Some(left)),
+                0,
+            )
+        };
+        if ok == 0 {
+            // SAFETY: reads this thread's last-error value.
+            if unsafe { GetLastError() } != WAIT_TIMEOUT {
+                return; // the port is unusable: the caller leaks what is left
+            }
+            continue; // the deadline check ends the loop
+        }
+        if !on_batch(&entries[..n as usize]) {
+            return;
         }
     }
 }

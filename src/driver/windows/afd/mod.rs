@@ -37,13 +37,10 @@ use std::io;
 use std::ptr::NonNull;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
-use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::Networking::WinSock::WSAENOTSOCK;
-use windows_sys::Win32::System::IO::{
-    GetQueuedCompletionStatusEx, PostQueuedCompletionStatus, OVERLAPPED_ENTRY,
-};
+use windows_sys::Win32::System::IO::{PostQueuedCompletionStatus, OVERLAPPED_ENTRY};
 
 use super::base_socket::{self, SocketIoctl};
 use super::keys::KEY_AFD;
@@ -53,10 +50,6 @@ use crate::lowlevel::{Direction, RawSock, Statistics};
 use handle::Groups;
 use poll::PollOp;
 use socket::{CurrentPoll, SockWaiters};
-
-/// How long dropping the driver waits for the packets of polls still in
-/// flight before leaking their memory instead.
-const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// The readiness half of the Windows driver: waiter records, polls in
 /// flight and the helper handles they go through.
@@ -365,7 +358,8 @@ impl State {
 impl Drop for Afd {
     /// Rule 29: the helper handles are closed, which completes their polls;
     /// the memory of each is freed only once its packet has been dequeued.
-    /// Polls whose packet does not come within [`DRAIN_LIMIT`] are leaked,
+    /// Polls whose packet does not come within
+    /// [`DRAIN_LIMIT`](super::port::DRAIN_LIMIT) are leaked,
     /// never freed under the kernel. Packets of other keys met while
     /// draining are posted again, in order, for the rest of the driver.
     fn drop(&mut self) {
@@ -375,30 +369,8 @@ impl Drop for Afd {
         st.finished.clear();
         st.groups.close_all();
         let mut others = Vec::new();
-        let deadline = Instant::now() + DRAIN_LIMIT;
-        let mut entries = vec![OVERLAPPED_ENTRY::default(); 64];
-        while !st.polls.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let mut n = 0u32;
-            // SAFETY: the port is open (the driver drops it after us);
-            // `entries` has room for the count given.
-            let ok = unsafe {
-                GetQueuedCompletionStatusEx(
-                    self.port,
-                    entries.as_mut_ptr(),
-                    entries.len() as u32,
-                    &mut n,
-                    super::port::timeout_ms(Some(left)),
-                    0,
-                )
-            };
-            if ok == 0 {
-                break; // timed out (or the port is unusable): leak the rest
-            }
-            for e in &entries[..n as usize] {
+        super::port::drain(self.port, |batch| {
+            for e in batch {
                 if e.lpCompletionKey != KEY_AFD {
                     others.push(*e);
                 } else if let Some(done) = st.polls.remove(&(e.lpOverlapped as usize)) {
@@ -406,14 +378,16 @@ impl Drop for Afd {
                     unsafe { poll::reclaim(done.op) };
                 }
             }
-        }
+            !st.polls.is_empty()
+        });
         // Whatever is left is leaked (`InFlight` does not free its memory),
         // and said so: the kernel may still write to it.
         if !st.polls.is_empty() {
             eprintln!(
-                "oneport: {} AFD poll(s) still in flight {DRAIN_LIMIT:?} after their helper \
-                 handles were closed; their memory is leaked rather than freed under the kernel",
-                st.polls.len()
+                "oneport: {} AFD poll(s) still in flight {:?} after their helper handles were \
+                 closed; their memory is leaked rather than freed under the kernel",
+                st.polls.len(),
+                super::port::DRAIN_LIMIT
             );
         }
         st.polls.clear();
@@ -448,6 +422,7 @@ mod tests {
     use crate::driver::windows::port::Port;
     use std::net::UdpSocket;
     use std::os::windows::io::AsRawSocket;
+    use std::time::{Duration, Instant};
     use windows_sys::Win32::System::IO::CancelIoEx;
 
     /// Dequeues packets until `afd` has no poll in flight.
@@ -520,7 +495,10 @@ mod tests {
         assert_eq!(afd.state.borrow().polls.len(), 5);
         let started = Instant::now();
         drop(afd);
-        assert!(started.elapsed() < DRAIN_LIMIT, "drained, not timed out");
+        assert!(
+            started.elapsed() < crate::driver::windows::port::DRAIN_LIMIT,
+            "drained, not timed out"
+        );
         // The foreign packet was handed back to the port.
         let mut entries = Vec::with_capacity(8);
         let n = port.get_events(Some(Duration::from_secs(1)), &mut entries);

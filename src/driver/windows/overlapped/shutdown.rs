@@ -7,15 +7,10 @@
 //! then may still be written by the kernel: it is leaked, and the count is
 //! reported on stderr. Memory the kernel may write is never freed.
 
-use std::time::{Duration, Instant};
-
-use windows_sys::Win32::System::IO::{CancelIoEx, GetQueuedCompletionStatusEx, OVERLAPPED_ENTRY};
+use windows_sys::Win32::System::IO::CancelIoEx;
 
 use super::super::keys::{KEY_LATE_CANCEL, KEY_OVERLAPPED};
 use super::{OpId, Overlapped};
-
-/// How long the driver waits for the packets of cancelled operations.
-const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 impl Drop for Overlapped {
     fn drop(&mut self) {
@@ -44,32 +39,8 @@ impl Drop for Overlapped {
             rec.orphaned = true;
         }
 
-        let deadline = Instant::now() + DRAIN_LIMIT;
-        let mut entries: Vec<OVERLAPPED_ENTRY> = Vec::with_capacity(64);
-        while !ops.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let mut n = 0u32;
-            // SAFETY: the port is still open (the driver closes it after us);
-            // `entries` has room for 64 entries and we read only `n`.
-            let ok = unsafe {
-                GetQueuedCompletionStatusEx(
-                    self.port,
-                    entries.as_mut_ptr(),
-                    64,
-                    &mut n,
-                    left.as_millis().max(1) as u32,
-                    0,
-                )
-            };
-            if ok == 0 {
-                continue; // timeout: the deadline check ends the loop
-            }
-            // SAFETY: the kernel initialised `n` entries.
-            unsafe { entries.set_len(n as usize) };
-            for e in entries.drain(..) {
+        super::super::port::drain(self.port, |batch| {
+            for e in batch {
                 let id = e.lpOverlapped as OpId;
                 let Some(rec) = ops.get_mut(&id) else {
                     continue; // another subsystem's packet: nobody waits any more
@@ -103,13 +74,14 @@ impl Drop for Overlapped {
                     _ => {}
                 }
             }
-        }
+            !ops.is_empty()
+        });
         if !ops.is_empty() {
             eprintln!(
                 "oneport: runtime dropped with {} overlapped operation(s) whose completion never \
                  arrived within {:?}; their memory is leaked rather than freed under the kernel",
                 ops.len(),
-                DRAIN_LIMIT
+                super::super::port::DRAIN_LIMIT
             );
             for (_, rec) in ops.drain() {
                 rec.mem.leak();
