@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::harness::{FileJob, FileOut, NetJob, NetOut, PipeJob, RawSock};
 
+mod compio;
 mod mio;
 mod oneport;
 mod smol;
@@ -63,6 +64,7 @@ pub fn all() -> Vec<Box<dyn Contender>> {
         Box::new(self::mio::Mio),
         Box::new(self::smol::Smol),
         Box::new(self::threads::Threads),
+        Box::new(self::compio::Compio),
     ]
 }
 
