@@ -44,6 +44,38 @@ pub(crate) fn resource_busy(what: &str) -> io::Error {
     )
 }
 
+/// The busy error of a second readiness waiter on one socket.
+pub(crate) fn socket_busy(interest: crate::driver::Interest) -> io::Error {
+    resource_busy(match interest {
+        crate::driver::Interest::Read => "to read this socket",
+        crate::driver::Interest::Write => "to write this socket",
+    })
+}
+
+/// A copy of `e` for a second recipient (`io::Error` is not `Clone`): OS
+/// errors are rebuilt from their code, others from their kind and text.
+pub(crate) fn copy_error(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None if is_closed_resource(e) => closed_resource(),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
+/// An NTSTATUS as the Win32 error it maps to (`RtlNtStatusToDosError`), so
+/// `io::Error::raw_os_error` and `kind` read as they do for Win32 calls.
+#[cfg(windows)]
+pub(crate) fn ntstatus_error(status: windows_sys::Win32::Foundation::NTSTATUS) -> io::Error {
+    io::Error::from_raw_os_error(ntstatus_to_win32(status) as i32)
+}
+
+/// `RtlNtStatusToDosError`: the Win32 code of an NTSTATUS.
+#[cfg(windows)]
+pub(crate) fn ntstatus_to_win32(status: windows_sys::Win32::Foundation::NTSTATUS) -> u32 {
+    // SAFETY: a pure translation-table lookup with no preconditions.
+    unsafe { windows_sys::Win32::Foundation::RtlNtStatusToDosError(status) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +86,15 @@ mod tests {
         assert!(!is_closed_resource(&io::Error::other("x")));
         assert!(!is_closed_resource(&io::Error::from_raw_os_error(1)));
         assert_eq!(resource_busy("to read").kind(), io::ErrorKind::ResourceBusy);
+        assert!(is_closed_resource(&copy_error(&closed_resource())));
+        assert_eq!(
+            copy_error(&io::Error::from_raw_os_error(9)).raw_os_error(),
+            Some(9)
+        );
+        let other = copy_error(&io::Error::new(io::ErrorKind::TimedOut, "late"));
+        assert_eq!(
+            (other.kind(), other.to_string()),
+            (io::ErrorKind::TimedOut, "late".into())
+        );
     }
 }

@@ -28,10 +28,12 @@
 //! ```
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::buf::{IoBuf, IoBufMut};
-use crate::driver::fs::{self as sys, FileImpl, OpenSpec};
+use crate::runtime::spawn_blocking;
+use crate::sys::fs as sys;
 
 /// An open file, read and written at explicit offsets.
 ///
@@ -39,7 +41,57 @@ use crate::driver::fs::{self as sys, FileImpl, OpenSpec};
 /// (on Windows its handle is registered with that runtime's port).
 #[derive(Debug)]
 pub struct File {
-    inner: FileImpl,
+    /// Shared with calls running on the blocking pool, so that a call keeps
+    /// the handle open even if the `File` is dropped meanwhile (the handle
+    /// value can then never be reused under that call).
+    file: Arc<std::fs::File>,
+}
+
+/// How to open a file (the subset of `std::fs::OpenOptions` that makes
+/// sense for positional I/O).
+#[derive(Clone, Copy, Debug, Default)]
+struct OpenSpec {
+    read: bool,
+    write: bool,
+    create: bool,
+    create_new: bool,
+    truncate: bool,
+}
+
+/// Opens `path` as `spec` says, off the run loop, ready for the platform's
+/// positional I/O.
+async fn open(path: PathBuf, spec: OpenSpec) -> io::Result<File> {
+    let file = spawn_blocking(move || {
+        let mut o = std::fs::OpenOptions::new();
+        o.read(spec.read)
+            .write(spec.write)
+            .create(spec.create)
+            .create_new(spec.create_new)
+            .truncate(spec.truncate);
+        sys::add_open_flags(&mut o);
+        o.open(path)
+    })
+    .await?;
+    sys::prepare(&file)?;
+    Ok(File {
+        file: Arc::new(file),
+    })
+}
+
+/// Offsets above `i64::MAX` are refused on both platforms: Linux cannot
+/// express them, and on Windows the top values have special meanings
+/// (`u64::MAX` writes at the end of the file).
+fn check_offset(pos: u64) -> io::Result<()> {
+    if pos > i64::MAX as u64 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "file offset {pos} is above the largest file offset, {}",
+                i64::MAX
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Options for opening a [`File`], like `std::fs::OpenOptions`.
@@ -98,8 +150,7 @@ impl OpenOptions {
     /// # Panics
     /// When polled outside a oneport runtime.
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
-        let inner = sys::open(path.as_ref().to_path_buf(), self.spec).await?;
-        Ok(File { inner })
+        open(path.as_ref().to_path_buf(), self.spec).await
     }
 }
 
@@ -130,7 +181,10 @@ impl File {
     /// Dropping the future cancels the read (on Linux, a read already
     /// running finishes and its bytes are dropped).
     pub async fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> (io::Result<usize>, B) {
-        self.inner.read_at(buf, pos).await
+        if let Err(e) = check_offset(pos) {
+            return (Err(e), buf);
+        }
+        sys::read_at(&self.file, buf, pos).await
     }
 
     /// Writes the initialised bytes of `buf` at `pos` (extending the file
@@ -139,27 +193,30 @@ impl File {
     /// Dropping the future does not undo a write the system has already
     /// started.
     pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> (io::Result<usize>, B) {
-        self.inner.write_at(buf, pos).await
+        if let Err(e) = check_offset(pos) {
+            return (Err(e), buf);
+        }
+        sys::write_at(&self.file, buf, pos).await
     }
 
     /// Flushes data and metadata to the storage device.
     pub async fn sync_all(&self) -> io::Result<()> {
-        self.inner.sync_all().await
+        self.blocking(|f| f.sync_all()).await
     }
 
     /// Flushes data (and only the metadata needed to read it back).
     pub async fn sync_data(&self) -> io::Result<()> {
-        self.inner.sync_data().await
+        self.blocking(|f| f.sync_data()).await
     }
 
     /// Truncates or extends the file to `len` bytes.
     pub async fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len).await
+        self.blocking(move |f| f.set_len(len)).await
     }
 
     /// The file's metadata (length, times, permissions).
     pub async fn metadata(&self) -> io::Result<std::fs::Metadata> {
-        self.inner.metadata().await
+        self.blocking(|f| f.metadata()).await
     }
 
     /// Marks the file sparse, so ranges never written take no space.
@@ -168,20 +225,31 @@ impl File {
     /// zero-fills everything before it; this sets `FSCTL_SET_SPARSE`. Linux
     /// file systems keep holes without being asked: there it does nothing.
     pub async fn set_sparse(&self) -> io::Result<()> {
-        self.inner.set_sparse().await
+        self.blocking(sys::set_sparse).await
+    }
+}
+
+impl File {
+    /// Runs `f` on the file, on the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&std::fs::File) -> io::Result<T> + Send + 'static,
+    ) -> io::Result<T> {
+        let file = self.file.clone();
+        spawn_blocking(move || f(&file)).await
     }
 }
 
 #[cfg(unix)]
 impl std::os::fd::AsRawFd for File {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.inner.std().as_raw_fd()
+        self.file.as_raw_fd()
     }
 }
 
 #[cfg(windows)]
 impl std::os::windows::io::AsRawHandle for File {
     fn as_raw_handle(&self) -> std::os::windows::io::RawHandle {
-        self.inner.std().as_raw_handle()
+        self.file.as_raw_handle()
     }
 }

@@ -23,18 +23,41 @@
 //! assert_eq!(answer, 42);
 //! ```
 //!
-//! Layers, from the top:
+//! Layers, from the top (each uses only the ones below it):
 //!
 //! - the user-facing types: [`net`] (TCP and UDP, built on readiness
 //!   waits), [`fs`] (positional file I/O with owned [`buf`] buffers),
 //!   [`process`] (children with asynchronous pipes, no thread per child),
 //!   [`time`], and on Windows `windows::named_pipe`;
+//! - `sys/`: the platform adapters those types need (files, child exit
+//!   and pipes, per platform), built only on `lowlevel` and the blocking
+//!   pool;
 //! - [`lowlevel`]: the waits and primitives every type is built on, public so
-//!   programs can wait on their own sockets and handles;
-//! - the run loop (tasks, timers, cross-thread wakeups);
-//! - one I/O driver per platform: the completion port (with AFD polls for
-//!   sockets) on Windows, epoll on Linux. Only the driver knows which
-//!   platform it runs on.
+//!   programs can wait on their own sockets and handles; thin calls into the
+//!   driver through the run loop;
+//! - `runtime/`: the run loop (tasks, timers, cross-thread wakeups, the
+//!   blocking pool) and the public [`lowlevel::Statistics`];
+//! - `driver/`: the I/O managers, one per platform, each implementing the
+//!   `Driver` trait of `driver/mod.rs` (which also holds the bottom types:
+//!   the raw socket, the interest of a wait, the driver's figures). Only
+//!   `driver/` and `sys/` know which platform they run on.
+//!
+//! Where the rules of the Windows I/O manager live, by file under
+//! `src/driver/windows/`: the port, its dequeue and timeouts (rules 1, 3, 4,
+//! 29's drain) in `port.rs`; the completion keys and monitors (2, 5, 25) in
+//! `keys.rs`; base-socket resolution and the start-up check (6, 7) in
+//! `base_socket.rs`; AFD helper handles and groups (8, 9) in
+//! `afd/handle.rs`; the poll request and its memory (10, 12, 20) in
+//! `afd/poll.rs`; the per-socket waiter record and merged poll (11, 13-17)
+//! in `afd/socket.rs` and `afd/mod.rs`; overlapped registration, results,
+//! cancellation and late cancel (19-24) in `overlapped/`; waits on kernel
+//! objects (27) in `wait.rs`; the port and key helpers users see (26) in
+//! `src/lowlevel/windows.rs`.
+//!
+//! Completion keys 0 to 4 are oneport's own on every port: 0 AFD polls, 1
+//! overlapped I/O, 2 late-cancel markers, 3 cross-thread wakeups, 4 object
+//! waits (`wait_for_object`, process exit). Foreign code must not post with
+//! them; take a key of your own from `lowlevel::monitor_completion_key`.
 //!
 //! Cancellation is dropping: every future in oneport can be dropped at any
 //! await point. A readiness wait is withdrawn before `drop` returns; an
@@ -47,6 +70,7 @@
 mod driver;
 mod error;
 mod runtime;
+mod sys;
 
 pub mod buf;
 pub mod fs;

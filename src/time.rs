@@ -98,7 +98,7 @@ impl Future for Sleep {
                     cx.waker().wake_by_ref();
                 } else {
                     let rt = runtime::current("oneport::time::sleep");
-                    let key = rt.timers.borrow_mut().insert(deadline, cx.waker().clone());
+                    let key = rt.add_timer(deadline, cx.waker());
                     self.state = SleepState::Registered(rt, key);
                 }
                 Poll::Pending
@@ -109,14 +109,12 @@ impl Future for Sleep {
             }
             SleepState::Registered(rt, key) => {
                 if Instant::now() >= deadline {
-                    rt.timers.borrow_mut().remove(*key);
+                    rt.remove_timer(*key);
                     self.state = SleepState::Done;
                     return Poll::Ready(());
                 }
-                let mut timers = rt.timers.borrow_mut();
-                if !timers.update(*key, cx.waker()) {
-                    let key = timers.insert(deadline, cx.waker().clone());
-                    drop(timers);
+                if !rt.refresh_timer(*key, cx.waker()) {
+                    let key = rt.add_timer(deadline, cx.waker());
                     let rt = rt.clone();
                     self.state = SleepState::Registered(rt, key);
                 }
@@ -129,7 +127,7 @@ impl Future for Sleep {
 impl Drop for Sleep {
     fn drop(&mut self) {
         if let SleepState::Registered(rt, key) = &self.state {
-            rt.timers.borrow_mut().remove(*key);
+            rt.remove_timer(*key);
         }
     }
 }

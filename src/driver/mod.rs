@@ -1,67 +1,207 @@
-//! The I/O drivers: one per platform, with the same shape.
+//! The I/O managers: one per platform, all with the shape of [`Driver`].
 //!
-//! Every driver provides, as inherent methods of its `Driver` type:
+//! This is the bottom layer of oneport. It knows the kernel's event
+//! mechanism (the completion port on Windows, epoll on Linux) and nothing
+//! above it: no tasks beyond `Waker`s, no files or processes, no public
+//! API. Everything it needs from the crate is defined here, at the bottom:
+//! the socket name ([`RawSock`]), the direction of a wait ([`Interest`]),
+//! the name of a parked waiter ([`WaitToken`]) and the driver's own
+//! figures ([`DriverStats`]). The run loop composes the public
+//! `Statistics` from the latter; `lowlevel` re-exports what users see.
 //!
-//! - `new() -> io::Result<Driver>`
-//! - `get_events(timeout: Option<Duration>) -> usize`: block at most
-//!   `timeout` (`None` = until an event) and return how many events were
-//!   collected;
-//! - `process_events(n)`: wake the wakers those events name;
-//! - `waker() -> DriverWaker`: a `Send + Sync` handle whose
-//!   `force_wakeup()` makes a blocked `get_events` return;
-//! - `statistics() -> Statistics` (driver fields filled in);
-//! - the readiness waits: `register_wait(sock, direction, &Waker) ->
-//!   io::Result<WaitToken>`, `poll_wait(token, &Waker) ->
-//!   Poll<io::Result<()>>`, `cancel_wait(token)`, `notify_closing(sock)`.
+//! The contract with the run loop is Trio's: [`Driver::get_events`] blocks
+//! at most the given time and returns how many events it collected;
+//! [`Driver::process_events`] wakes the wakers those events name. The
+//! readiness waits ([`Driver::register_wait`] and friends) are the whole of
+//! what `lowlevel::wait_readable`/`wait_writable` need. A backend whose
+//! kernel completes operations on memory it was given (the Windows port)
+//! also implements [`Completions`], the owned-operation surface.
 //!
-//! The run loop picks the driver by `cfg` here and nowhere else.
-
-pub(crate) mod blocking_pool;
-pub(crate) mod fs;
+//! The run loop names the backend through [`Current`], chosen by `cfg` here
+//! and nowhere else.
 
 #[cfg(unix)]
 mod epoll;
-#[cfg(unix)]
-pub(crate) use epoll::{Driver, DriverWaker};
-
 #[cfg(windows)]
 pub(crate) mod windows;
-#[cfg(windows)]
-pub(crate) use windows::{Driver, DriverWaker};
 
-pub(crate) mod process;
+use std::io;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+/// The backend this build runs on.
+#[cfg(unix)]
+pub(crate) type Current = epoll::Driver;
+/// The backend this build runs on.
+#[cfg(windows)]
+pub(crate) type Current = windows::Driver;
+
+/// The thread-safe wakeup handle of [`Current`].
+pub(crate) type CurrentWaker = <Current as Driver>::Waker;
+
+/// A socket as the operating system names it: a `SOCKET` on Windows.
+#[cfg(windows)]
+pub type RawSock = std::os::windows::io::RawSocket;
+/// A socket as the operating system names it: a file descriptor on Unix.
+#[cfg(unix)]
+pub type RawSock = std::os::fd::RawFd;
+
+/// Which half of a socket a task waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Interest {
+    /// Data (or a connection, or a hang-up) to read.
+    Read,
+    /// Room to write (or a connect outcome).
+    Write,
+}
+
+impl Interest {
+    /// Both interests, readers first.
+    pub(crate) const BOTH: [Interest; 2] = [Interest::Read, Interest::Write];
+}
 
 /// Names one registered readiness waiter. Tokens are never reused within a
 /// driver, so a stale token can never cancel or observe another waiter.
 pub(crate) type WaitToken = u64;
 
-/// Whether an error from a nonblocking `connect` means "started, not yet
-/// finished" (wait until writable): `EINPROGRESS` on Unix, `WSAEWOULDBLOCK`
-/// (a `WouldBlock`) on Windows. Std cannot name `EINPROGRESS` on stable.
-pub(crate) fn connect_in_progress(e: &std::io::Error) -> bool {
-    #[cfg(unix)]
-    if e.raw_os_error() == Some(libc::EINPROGRESS) {
-        return true;
-    }
-    e.kind() == std::io::ErrorKind::WouldBlock
+/// Names one owned operation of a [`Completions`] backend: the address of
+/// its kernel-visible block, unique while the driver knows the operation.
+#[cfg_attr(not(windows), allow(dead_code))] // until a Linux completion backend
+pub(crate) type OpId = usize;
+
+/// Names one task waiting on an owned operation (one at a time).
+#[cfg_attr(not(windows), allow(dead_code))]
+pub(crate) type OpWaiter = u64;
+
+/// The driver's own figures; the run loop adds its own to make the public
+/// `lowlevel::Statistics`. Fields a backend does not have stay 0 / empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct DriverStats {
+    pub(crate) backend: &'static str,
+    pub(crate) tasks_waiting_read: usize,
+    pub(crate) tasks_waiting_write: usize,
+    pub(crate) tasks_waiting_overlapped: usize,
+    pub(crate) completion_key_monitors: usize,
+    pub(crate) afd_handles: usize,
+    pub(crate) afd_polls_in_flight: usize,
+    pub(crate) afd_polls_issued: u64,
+    pub(crate) overlapped_orphaned: usize,
+    pub(crate) completion_key_packets_discarded: u64,
+    pub(crate) wakeups_received: u64,
+    pub(crate) epoll_registered: usize,
+    pub(crate) object_waits: usize,
+    pub(crate) object_wait_packets_discarded: u64,
+    pub(crate) object_wait_mechanism: &'static str,
 }
 
-/// The raw socket of a standard socket type, whatever the platform calls it.
-pub(crate) trait AsRawSock {
-    /// The socket as `lowlevel` names it.
-    fn raw_sock(&self) -> crate::lowlevel::RawSock;
+/// Makes a blocked [`Driver::get_events`] return, from any thread.
+pub(crate) trait ForceWakeup: Clone + Send + Sync + 'static {
+    /// Wakes the driver's current or next blocking wait. Many calls before
+    /// the driver looks may collapse into one.
+    fn force_wakeup(&self);
 }
 
-#[cfg(unix)]
-impl<T: std::os::fd::AsRawFd> AsRawSock for T {
-    fn raw_sock(&self) -> crate::lowlevel::RawSock {
-        self.as_raw_fd()
-    }
+/// What every I/O manager provides. The compiler checks each backend
+/// against it; the run loop and `lowlevel` use nothing else of a backend
+/// but its platform-only extras (the Windows port's keys and waits).
+pub(crate) trait Driver: Sized {
+    /// The `Send + Sync` handle other threads wake the driver with.
+    type Waker: ForceWakeup;
+
+    /// Opens the kernel objects the driver needs (a port, an epoll
+    /// instance, a wakeup channel).
+    fn new() -> io::Result<Self>;
+
+    /// Blocks for at most `timeout` (`None`: until an event) and returns
+    /// how many events were collected. A positive timeout is never rounded
+    /// down to zero (no busy loop).
+    fn get_events(&self, timeout: Option<Duration>) -> usize;
+
+    /// Wakes the wakers that the last `n` collected events name.
+    fn process_events(&self, n: usize);
+
+    /// A handle that makes a blocked `get_events` return.
+    fn waker(&self) -> Self::Waker;
+
+    /// The driver's figures.
+    fn statistics(&self) -> DriverStats;
+
+    /// Parks `waker` until `sock` is ready for `interest`. A second waiter
+    /// in the same direction gets `ResourceBusy`; an invalid socket the OS
+    /// error.
+    fn register_wait(
+        &self,
+        sock: RawSock,
+        interest: Interest,
+        waker: &Waker,
+    ) -> io::Result<WaitToken>;
+
+    /// The result of a parked wait once it was woken, or `Pending` with
+    /// its waker refreshed.
+    fn poll_wait(&self, token: WaitToken, waker: &Waker) -> Poll<io::Result<()>>;
+
+    /// Withdraws a wait (its future was dropped); synchronous.
+    fn cancel_wait(&self, token: WaitToken);
+
+    /// Wakes every waiter on `sock` with `ClosedResource`. Closes nothing.
+    fn notify_closing(&self, sock: RawSock) -> io::Result<()>;
 }
 
-#[cfg(windows)]
-impl<T: std::os::windows::io::AsRawSocket> AsRawSock for T {
-    fn raw_sock(&self) -> crate::lowlevel::RawSock {
-        self.as_raw_socket()
+/// The owned-operation surface of a completion backend: the kernel reads
+/// and writes memory it was handed until the operation's completion is
+/// dequeued, so the driver owns that memory (and the resources around it)
+/// from submission to completion, whatever happens to the future that
+/// started it. Submission itself is backend-specific (it takes the
+/// kernel's own operation description); everything after it is this.
+#[cfg_attr(not(windows), allow(dead_code))]
+pub(crate) trait Completions {
+    /// What a dequeued completion said.
+    type Outcome: Copy;
+
+    /// A fresh waiter id, so a second waiter can be told apart.
+    fn new_op_waiter(&self) -> OpWaiter;
+
+    /// Ready once the operation's completion has been dequeued; parks
+    /// `waiter` until then. A second waiter gets `ResourceBusy`.
+    fn poll_op(&self, id: OpId, waiter: OpWaiter, waker: &Waker) -> Poll<io::Result<()>>;
+
+    /// A waiter went away without the operation being abandoned.
+    fn stop_waiting_op(&self, id: OpId, waiter: OpWaiter);
+
+    /// Whether the operation's completion has been dequeued.
+    fn is_op_done(&self, id: OpId) -> bool;
+
+    /// Asks the kernel to end the operation early; its completion still
+    /// comes.
+    fn cancel_op(&self, id: OpId);
+
+    /// The outcome and resources of a finished operation; `None` while it
+    /// is in flight.
+    fn take_op<R: 'static>(&self, id: OpId) -> Option<(Self::Outcome, R)>;
+
+    /// The owner is gone: the driver cancels the operation and frees its
+    /// memory once the kernel is done with it.
+    fn abandon_op(&self, id: OpId);
+}
+
+/// Milliseconds for a kernel timeout, rounded *up*: a positive timeout
+/// never becomes 0 (a busy loop), and rounding up never wakes before a
+/// deadline. `None` stays `None` (wait for ever); the caller clamps to its
+/// kernel's largest finite value.
+pub(crate) fn timeout_ms(timeout: Option<Duration>) -> Option<u128> {
+    timeout.map(|d| d.as_nanos().div_ceil(1_000_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_round_up_to_whole_milliseconds() {
+        assert_eq!(timeout_ms(None), None);
+        assert_eq!(timeout_ms(Some(Duration::ZERO)), Some(0));
+        assert_eq!(timeout_ms(Some(Duration::from_nanos(1))), Some(1));
+        assert_eq!(timeout_ms(Some(Duration::from_micros(1500))), Some(2));
+        assert_eq!(timeout_ms(Some(Duration::from_millis(50))), Some(50));
     }
 }

@@ -15,24 +15,12 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use crate::driver::{DriverWaker, WaitToken};
+use crate::driver::{CurrentWaker, Driver as _, ForceWakeup as _, WaitToken};
 use crate::runtime::{self, Inner};
 
-/// A socket as the operating system names it: a `SOCKET` on Windows.
-#[cfg(windows)]
-pub type RawSock = std::os::windows::io::RawSocket;
-/// A socket as the operating system names it: a file descriptor on Unix.
-#[cfg(unix)]
-pub type RawSock = std::os::fd::RawFd;
-
-/// Which half of a socket a task waits on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Direction {
-    /// Data (or a connection, or a hang-up) to read.
-    Read,
-    /// Room to write (or a connect outcome).
-    Write,
-}
+pub(crate) use crate::driver::Interest;
+pub use crate::driver::RawSock;
+pub use crate::runtime::Statistics;
 
 /// Waits until `sock` is readable: data, an incoming connection, end of
 /// stream or an error makes the next receive return at once.
@@ -44,7 +32,7 @@ pub(crate) enum Direction {
 /// # Panics
 /// When polled outside a oneport runtime.
 pub async fn wait_readable(sock: RawSock) -> io::Result<()> {
-    ReadinessWait::new(sock, Direction::Read).await
+    ReadinessWait::new(sock, Interest::Read).await
 }
 
 /// Waits until `sock` is writable: buffer space, a completed or failed
@@ -56,7 +44,7 @@ pub async fn wait_readable(sock: RawSock) -> io::Result<()> {
 /// # Panics
 /// When polled outside a oneport runtime.
 pub async fn wait_writable(sock: RawSock) -> io::Result<()> {
-    ReadinessWait::new(sock, Direction::Write).await
+    ReadinessWait::new(sock, Interest::Write).await
 }
 
 /// Tells every task waiting on `sock` that it is about to be closed: they
@@ -70,7 +58,7 @@ pub async fn wait_writable(sock: RawSock) -> io::Result<()> {
 /// When called outside a oneport runtime.
 pub fn notify_closing(sock: RawSock) -> io::Result<()> {
     runtime::current("oneport::lowlevel::notify_closing")
-        .driver
+        .driver()
         .notify_closing(sock)
 }
 
@@ -82,7 +70,7 @@ pub fn notify_closing(sock: RawSock) -> io::Result<()> {
 /// is closed either way.
 pub(crate) fn notify_closing_on_drop(sock: RawSock) {
     if let Some(rt) = runtime::try_current() {
-        let _ = rt.driver.notify_closing(sock);
+        let _ = rt.driver().notify_closing(sock);
     }
 }
 
@@ -90,13 +78,13 @@ pub(crate) fn notify_closing_on_drop(sock: RawSock) {
 /// driver on first poll, and unregisters on drop if not yet woken.
 struct ReadinessWait {
     sock: RawSock,
-    direction: Direction,
+    direction: Interest,
     state: Option<(Rc<Inner>, WaitToken)>,
     done: bool,
 }
 
 impl ReadinessWait {
-    fn new(sock: RawSock, direction: Direction) -> Self {
+    fn new(sock: RawSock, direction: Interest) -> Self {
         ReadinessWait {
             sock,
             direction,
@@ -114,11 +102,11 @@ impl Future for ReadinessWait {
         let result = match &self.state {
             None => {
                 let rt = runtime::current(match self.direction {
-                    Direction::Read => "oneport::lowlevel::wait_readable",
-                    Direction::Write => "oneport::lowlevel::wait_writable",
+                    Interest::Read => "oneport::lowlevel::wait_readable",
+                    Interest::Write => "oneport::lowlevel::wait_writable",
                 });
                 match rt
-                    .driver
+                    .driver()
                     .register_wait(self.sock, self.direction, cx.waker())
                 {
                     Ok(token) => {
@@ -128,7 +116,7 @@ impl Future for ReadinessWait {
                     Err(e) => Poll::Ready(Err(e)),
                 }
             }
-            Some((rt, token)) => rt.driver.poll_wait(*token, cx.waker()),
+            Some((rt, token)) => rt.driver().poll_wait(*token, cx.waker()),
         };
         if result.is_ready() {
             self.state = None;
@@ -141,62 +129,9 @@ impl Future for ReadinessWait {
 impl Drop for ReadinessWait {
     fn drop(&mut self) {
         if let Some((rt, token)) = self.state.take() {
-            rt.driver.cancel_wait(token);
+            rt.driver().cancel_wait(token);
         }
     }
-}
-
-/// A snapshot of the current runtime's I/O manager and run loop.
-///
-/// Fields may be added in later versions; build it only through
-/// [`statistics`].
-#[non_exhaustive]
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Statistics {
-    /// `"windows"` (completion port + AFD) or `"epoll"`.
-    pub backend: &'static str,
-    /// Tasks parked in `wait_readable`.
-    pub tasks_waiting_read: usize,
-    /// Tasks parked in `wait_writable`.
-    pub tasks_waiting_write: usize,
-    /// Tasks waiting on an overlapped operation (always 0 on epoll).
-    pub tasks_waiting_overlapped: usize,
-    /// Live completion-key monitors (always 0 on epoll).
-    pub completion_key_monitors: usize,
-    /// AFD helper handles open (Windows; 0 on epoll).
-    pub afd_handles: usize,
-    /// AFD polls submitted and not yet dequeued, stale ones included
-    /// (Windows; 0 on epoll).
-    pub afd_polls_in_flight: usize,
-    /// AFD polls submitted since the runtime started (Windows; 0 on epoll).
-    pub afd_polls_issued: u64,
-    /// Overlapped operations whose future was dropped and whose completion
-    /// packet has not been dequeued yet; the driver owns their memory.
-    pub overlapped_orphaned: usize,
-    /// Packets that arrived for the key of a dropped completion-key monitor
-    /// and were discarded.
-    pub completion_key_packets_discarded: u64,
-    /// Wakeups from other threads the driver has received (collapsed wakes
-    /// count once).
-    pub wakeups_received: u64,
-    /// File descriptors armed in epoll for a parked waiter (Linux; 0 on
-    /// Windows).
-    pub epoll_registered: usize,
-    /// Spawned tasks not yet finished.
-    pub tasks_alive: usize,
-    /// Tasks queued to run.
-    pub tasks_runnable: usize,
-    /// Sleeps with a pending deadline.
-    pub timers: usize,
-    /// Tasks waiting in `wait_for_object` (Windows; 0 on epoll).
-    pub object_waits: usize,
-    /// Packets that arrived for an object wait dropped after its object was
-    /// signalled, and were discarded (Windows; 0 on epoll).
-    pub object_wait_packets_discarded: u64,
-    /// How `wait_for_object` is delivered: `"wait-packet"`
-    /// (`NtAssociateWaitCompletionPacket`), `"thread-pool"` (the system's
-    /// `RegisterWaitForSingleObject` fallback) or `""` (epoll).
-    pub object_wait_mechanism: &'static str,
 }
 
 /// The current runtime's [`Statistics`].
@@ -213,7 +148,7 @@ pub fn statistics() -> Statistics {
 /// thread. Waking a runtime that has been dropped does nothing.
 #[derive(Clone)]
 pub struct WakeHandle {
-    waker: DriverWaker,
+    waker: CurrentWaker,
 }
 
 impl WakeHandle {
@@ -297,6 +232,8 @@ mod wait;
 #[cfg(windows)]
 pub use wait::wait_for_object;
 
+#[cfg(all(test, windows))]
+mod layered_tests;
 #[cfg(windows)]
 pub(crate) mod overlapped;
 #[cfg(windows)]

@@ -28,7 +28,8 @@ use windows_sys::Win32::System::IO::OVERLAPPED;
 
 use super::RawHandle;
 use crate::buf::{self, IoBuf, IoBufMut};
-use crate::driver::windows::overlapped::{OpId, Outcome, WaiterId};
+use crate::driver::windows::Outcome;
+use crate::driver::{Completions as _, OpId, OpWaiter as WaiterId};
 use crate::runtime::{self, Inner};
 
 /// Associates `handle` with the current runtime's completion port, so that
@@ -46,9 +47,8 @@ use crate::runtime::{self, Inner};
 /// When called outside a oneport runtime.
 pub fn register_with_iocp(handle: RawHandle) -> io::Result<()> {
     runtime::current("oneport::lowlevel::register_with_iocp")
-        .driver
-        .overlapped
-        .register(handle)
+        .driver()
+        .register_handle(handle)
 }
 
 /// Reads from `handle` at `offset` into the spare capacity of `buf` (from
@@ -294,7 +294,7 @@ impl<R: 'static> OverlappedOp<R> {
     {
         let rt = runtime::current("oneport::lowlevel overlapped I/O");
         // SAFETY: forwarded from the caller.
-        let id = unsafe { rt.driver.overlapped.submit(handle, what, resources, submit) }?;
+        let id = unsafe { rt.driver().submit_op(handle, what, resources, submit) }?;
         Ok(OverlappedOp {
             rt,
             id,
@@ -309,20 +309,20 @@ impl<R: 'static> OverlappedOp<R> {
     pub fn wait(&self) -> WaitOverlapped<'_, R> {
         WaitOverlapped {
             op: self,
-            waiter: self.rt.driver.overlapped.new_waiter(),
+            waiter: self.rt.driver().new_op_waiter(),
         }
     }
 
     /// Whether the completion has arrived.
     pub fn is_finished(&self) -> bool {
-        self.rt.driver.overlapped.is_done(self.id)
+        self.rt.driver().is_op_done(self.id)
     }
 
     /// Asks the kernel to cancel the operation (`CancelIoEx`). Its
     /// completion still arrives: with `ERROR_OPERATION_ABORTED` (995) if the
     /// cancel took effect, with its real result if it had finished.
     pub fn cancel(&self) {
-        self.rt.driver.overlapped.cancel(self.id);
+        self.rt.driver().cancel_op(self.id);
     }
 
     /// The result and the resources, once finished; `Err(self)` before.
@@ -332,7 +332,7 @@ impl<R: 'static> OverlappedOp<R> {
 
     /// Like [`finish`](Self::finish), with the raw outcome.
     pub(crate) fn finish_outcome(mut self) -> Result<(Outcome, R), Self> {
-        match self.rt.driver.overlapped.take::<R>(self.id) {
+        match self.rt.driver().take_op::<R>(self.id) {
             Some(done) => {
                 self.taken = true;
                 Ok(done)
@@ -345,7 +345,7 @@ impl<R: 'static> OverlappedOp<R> {
 impl<R: 'static> Drop for OverlappedOp<R> {
     fn drop(&mut self) {
         if !self.taken {
-            self.rt.driver.overlapped.abandon(self.id);
+            self.rt.driver().abandon_op(self.id);
         }
     }
 }
@@ -372,19 +372,14 @@ impl<R: 'static> Future for WaitOverlapped<'_, R> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.op
             .rt
-            .driver
-            .overlapped
-            .poll_done(self.op.id, self.waiter, cx.waker())
+            .driver()
+            .poll_op(self.op.id, self.waiter, cx.waker())
     }
 }
 
 impl<R: 'static> Drop for WaitOverlapped<'_, R> {
     fn drop(&mut self) {
-        self.op
-            .rt
-            .driver
-            .overlapped
-            .stop_waiting(self.op.id, self.waiter);
+        self.op.rt.driver().stop_waiting_op(self.op.id, self.waiter);
     }
 }
 

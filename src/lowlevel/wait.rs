@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::RawHandle;
-use crate::driver::windows::wait::{Started, WaitId};
+use crate::driver::windows::{Started, WaitId};
 use crate::runtime::{self, Inner};
 
 /// Waits until `handle` is signalled (a process exited, an event was set,
@@ -49,7 +49,7 @@ impl Future for ObjectWait {
         match &self.state {
             None => {
                 let rt = runtime::current("oneport::lowlevel::wait_for_object");
-                match rt.driver.waits.start(self.handle, cx.waker())? {
+                match rt.driver().start_object_wait(self.handle, cx.waker())? {
                     Started::Signalled => Poll::Ready(Ok(())),
                     Started::Waiting(id) => {
                         self.state = Some((rt, id));
@@ -57,7 +57,7 @@ impl Future for ObjectWait {
                     }
                 }
             }
-            Some((rt, id)) => match rt.driver.waits.poll(*id, cx.waker()) {
+            Some((rt, id)) => match rt.driver().poll_object_wait(*id, cx.waker()) {
                 Poll::Ready(()) => {
                     self.state = None;
                     Poll::Ready(Ok(()))
@@ -71,7 +71,7 @@ impl Future for ObjectWait {
 impl Drop for ObjectWait {
     fn drop(&mut self) {
         if let Some((rt, id)) = self.state.take() {
-            rt.driver.waits.cancel(id);
+            rt.driver().cancel_object_wait(id);
         }
     }
 }

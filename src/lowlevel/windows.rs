@@ -23,19 +23,11 @@ pub type RawHandle = std::os::windows::io::RawHandle;
 /// When called outside a oneport runtime.
 pub fn current_iocp() -> RawHandle {
     runtime::current("oneport::lowlevel::current_iocp")
-        .driver
+        .driver()
         .port_handle()
 }
 
-/// One completion packet delivered to a [`CompletionKeyMonitor`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CompletionKeyEventInfo {
-    /// The packet's `lpOverlapped`, as an address (for a job object: the
-    /// process id; for a posted packet: whatever the poster chose).
-    pub overlapped: usize,
-    /// The packet's byte count (for a job object: the message code).
-    pub bytes_transferred: u32,
-}
+pub use crate::driver::windows::CompletionKeyEventInfo;
 
 /// Receives every completion packet posted to the port under its key.
 ///
@@ -55,7 +47,7 @@ pub struct CompletionKeyMonitor {
 /// When called outside a oneport runtime.
 pub fn monitor_completion_key() -> CompletionKeyMonitor {
     let rt = runtime::current("oneport::lowlevel::monitor_completion_key");
-    let key = rt.driver.monitors.create();
+    let key = rt.driver().create_monitor();
     CompletionKeyMonitor { rt, key }
 }
 
@@ -68,16 +60,15 @@ impl CompletionKeyMonitor {
 
     /// The next packet for this key, in arrival order.
     pub async fn next(&mut self) -> CompletionKeyEventInfo {
-        std::future::poll_fn(|cx| self.rt.driver.monitors.poll_next(self.key, cx.waker())).await
+        std::future::poll_fn(|cx| self.rt.driver().poll_monitor(self.key, cx.waker())).await
     }
 
     /// A packet already received, without waiting.
     pub fn try_next(&mut self) -> Option<CompletionKeyEventInfo> {
         match self
             .rt
-            .driver
-            .monitors
-            .poll_next(self.key, std::task::Waker::noop())
+            .driver()
+            .poll_monitor(self.key, std::task::Waker::noop())
         {
             Poll::Ready(info) => Some(info),
             Poll::Pending => None,
@@ -95,6 +86,6 @@ impl std::fmt::Debug for CompletionKeyMonitor {
 
 impl Drop for CompletionKeyMonitor {
     fn drop(&mut self) {
-        self.rt.driver.monitors.remove(self.key);
+        self.rt.driver().remove_monitor(self.key);
     }
 }

@@ -17,14 +17,14 @@ use std::ops::Deref;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-pub(crate) use crate::driver::AsRawSock;
-use crate::lowlevel::{self, Direction, RawSock};
+use crate::lowlevel::{self, Interest, RawSock};
+pub(crate) use crate::sys::AsRawSock;
 
 /// A wait for `sock` to be ready in `dir`.
-async fn wait(sock: RawSock, dir: Direction) -> io::Result<()> {
+async fn wait(sock: RawSock, dir: Interest) -> io::Result<()> {
     match dir {
-        Direction::Read => lowlevel::wait_readable(sock).await,
-        Direction::Write => lowlevel::wait_writable(sock).await,
+        Interest::Read => lowlevel::wait_readable(sock).await,
+        Interest::Write => lowlevel::wait_writable(sock).await,
     }
 }
 
@@ -33,7 +33,7 @@ async fn wait(sock: RawSock, dir: Direction) -> io::Result<()> {
 /// fails (busy, closed, an OS error) ends the loop with its error.
 pub(crate) async fn retry<T>(
     sock: RawSock,
-    dir: Direction,
+    dir: Interest,
     mut op: impl FnMut() -> io::Result<T>,
 ) -> io::Result<T> {
     loop {
@@ -74,7 +74,7 @@ impl PollSlot {
     pub(crate) fn poll_io<T>(
         &self,
         sock: RawSock,
-        dir: Direction,
+        dir: Interest,
         cx: &mut Context<'_>,
         mut op: impl FnMut() -> io::Result<T>,
     ) -> Poll<io::Result<T>> {

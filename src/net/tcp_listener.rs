@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use super::readiness::{retry, AsRawSock, Closing};
 use super::TcpStream;
-use crate::lowlevel::Direction;
+use crate::lowlevel::Interest;
 
 /// A TCP socket listening for connections.
 ///
@@ -41,7 +41,7 @@ impl TcpListener {
     /// A second task accepting while one already waits gets
     /// `io::ErrorKind::ResourceBusy`.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (s, peer) = retry(self.sock.raw_sock(), Direction::Read, || self.sock.accept()).await?;
+        let (s, peer) = retry(self.sock.raw_sock(), Interest::Read, || self.sock.accept()).await?;
         Ok((TcpStream::from_std(s)?, peer))
     }
 

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::readiness::{retry, AsRawSock, Closing, PollSlot};
-use crate::lowlevel::{self, Direction};
+use crate::lowlevel::{self, Interest};
 
 /// A TCP connection: `read`/`write` as `async fn`s, and
 /// [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`] for it and for
@@ -43,7 +43,7 @@ impl TcpStream {
         let stream = TcpStream::from_nonblocking(socket.into());
         match SockRef::from(&*stream.sock).connect(&addr.into()) {
             Ok(()) => return Ok(stream),
-            Err(e) if crate::driver::connect_in_progress(&e) => {}
+            Err(e) if crate::sys::connect_in_progress(&e) => {}
             Err(e) => return Err(e),
         }
         let raw = stream.sock.raw_sock();
@@ -92,7 +92,7 @@ impl TcpStream {
     /// `Ok(0)`) is there.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let raw = self.sock.raw_sock();
-        retry(raw, Direction::Read, || {
+        retry(raw, Interest::Read, || {
             let r = (&*self.sock).read(buf);
             if is_would_block(&r) {
                 self.read_slot.release();
@@ -106,7 +106,7 @@ impl TcpStream {
     /// byte; returns how many it took.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
         let raw = self.sock.raw_sock();
-        retry(raw, Direction::Write, || {
+        retry(raw, Interest::Write, || {
             let r = (&*self.sock).write(buf);
             if is_would_block(&r) {
                 self.write_slot.release();
@@ -186,7 +186,7 @@ impl futures_io::AsyncRead for &TcpStream {
         let s: &TcpStream = self.get_mut();
         let raw = s.sock.raw_sock();
         s.read_slot
-            .poll_io(raw, Direction::Read, cx, || (&*s.sock).read(buf))
+            .poll_io(raw, Interest::Read, cx, || (&*s.sock).read(buf))
     }
 }
 
@@ -199,7 +199,7 @@ impl futures_io::AsyncWrite for &TcpStream {
         let s: &TcpStream = self.get_mut();
         let raw = s.sock.raw_sock();
         s.write_slot
-            .poll_io(raw, Direction::Write, cx, || (&*s.sock).write(buf))
+            .poll_io(raw, Interest::Write, cx, || (&*s.sock).write(buf))
     }
 
     /// Data is handed to the kernel on every write: nothing to flush.

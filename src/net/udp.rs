@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use super::readiness::{retry, AsRawSock, Closing};
-use crate::lowlevel::Direction;
+use crate::lowlevel::Interest;
 
 /// A UDP socket: datagrams to and from any address, or to and from one peer
 /// after [`connect`](UdpSocket::connect).
@@ -39,7 +39,7 @@ impl UdpSocket {
 
     /// Sends one datagram to `target`; returns the bytes sent.
     pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        retry(self.sock.raw_sock(), Direction::Write, || {
+        retry(self.sock.raw_sock(), Interest::Write, || {
             self.sock.send_to(buf, target)
         })
         .await
@@ -48,7 +48,7 @@ impl UdpSocket {
     /// Receives one datagram into `buf`; returns its length (truncated to
     /// `buf` where the platform truncates) and its sender.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        retry(self.sock.raw_sock(), Direction::Read, || {
+        retry(self.sock.raw_sock(), Interest::Read, || {
             self.sock.recv_from(buf)
         })
         .await
@@ -62,7 +62,7 @@ impl UdpSocket {
 
     /// Sends one datagram to the connected peer.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        retry(self.sock.raw_sock(), Direction::Write, || {
+        retry(self.sock.raw_sock(), Interest::Write, || {
             self.sock.send(buf)
         })
         .await
@@ -70,10 +70,7 @@ impl UdpSocket {
 
     /// Receives one datagram from the connected peer.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        retry(self.sock.raw_sock(), Direction::Read, || {
-            self.sock.recv(buf)
-        })
-        .await
+        retry(self.sock.raw_sock(), Interest::Read, || self.sock.recv(buf)).await
     }
 
     /// The address the socket is bound to.

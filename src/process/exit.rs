@@ -20,7 +20,7 @@ use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
-use crate::driver::process::{BoxedWait, ExitSignal};
+use crate::sys::{process::ExitSignal, BoxedWait};
 
 /// The shared state of one child process.
 pub(crate) struct ChildInner {

@@ -10,7 +10,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::driver::process::{PipeReader, PipeWriter};
+use crate::sys::process::{PipeReader, PipeWriter};
 
 /// Writes to a child's stdin. Dropping it (or [`close`](ChildStdin::close))
 /// closes the pipe: the child reads end of input.

@@ -16,8 +16,10 @@
 //! The runtime knows nothing about sockets or OVERLAPPED: the driver only
 //! ever hands it woken `Waker`s.
 
+pub(crate) mod blocking;
 mod context;
 mod queue;
+mod stats;
 mod task;
 mod timers;
 
@@ -32,11 +34,12 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::driver::Driver;
-use crate::lowlevel::Statistics;
+use crate::driver::{self, Driver as _};
 
+pub(crate) use blocking::spawn_blocking;
 pub(crate) use context::current;
 pub(crate) use context::try_current;
+pub use stats::Statistics;
 pub use task::{spawn, yield_now, JoinHandle};
 pub(crate) use timers::TimerKey;
 
@@ -54,8 +57,8 @@ pub struct Runtime {
 
 /// Everything a running task can reach through the thread's runtime slot.
 pub(crate) struct Inner {
-    pub(crate) driver: Driver,
-    pub(crate) timers: RefCell<Timers>,
+    driver: driver::Current,
+    timers: RefCell<Timers>,
     shared: Arc<Shared>,
     /// The waker of every live spawned task, so shutdown can reach them all.
     active: RefCell<Slab<Waker>>,
@@ -71,7 +74,7 @@ impl Runtime {
     /// On Windows this creates the completion port and checks that no
     /// layered service provider hides the base sockets (see WINDOWS.md).
     pub fn new() -> std::io::Result<Runtime> {
-        let driver = Driver::new()?;
+        let driver = driver::Current::new()?;
         let shared = Shared::new(driver.waker());
         Ok(Runtime {
             inner: Rc::new(Inner {
@@ -209,16 +212,37 @@ impl Wake for MainWaker {
 impl Inner {
     /// The driver's figures plus the run loop's own.
     pub(crate) fn statistics(&self) -> Statistics {
-        let mut s = self.driver.statistics();
-        s.tasks_alive = self.active.borrow().len();
-        s.tasks_runnable = self.shared.queued();
-        s.timers = self.timers.borrow().len();
-        s
+        Statistics::compose(
+            self.driver.statistics(),
+            self.active.borrow().len(),
+            self.shared.queued(),
+            self.timers.borrow().len(),
+        )
+    }
+
+    /// This runtime's I/O manager, for `lowlevel`.
+    pub(crate) fn driver(&self) -> &driver::Current {
+        &self.driver
     }
 
     /// A cloneable, thread-safe way to wake the driver.
-    pub(crate) fn driver_waker(&self) -> crate::driver::DriverWaker {
+    pub(crate) fn driver_waker(&self) -> driver::CurrentWaker {
         self.driver.waker()
+    }
+
+    /// Registers `waker` to be woken at `deadline`.
+    pub(crate) fn add_timer(&self, deadline: Instant, waker: &Waker) -> TimerKey {
+        self.timers.borrow_mut().insert(deadline, waker.clone())
+    }
+
+    /// Refreshes the waker of a pending deadline; false if it already fired.
+    pub(crate) fn refresh_timer(&self, key: TimerKey, waker: &Waker) -> bool {
+        self.timers.borrow_mut().update(key, waker)
+    }
+
+    /// Forgets a deadline (its sleep completed or was dropped).
+    pub(crate) fn remove_timer(&self, key: TimerKey) {
+        self.timers.borrow_mut().remove(key)
     }
 
     pub(crate) fn blocked_generation(&self) -> u64 {

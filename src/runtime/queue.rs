@@ -15,7 +15,7 @@ use std::thread::{self, ThreadId};
 
 use async_task::Runnable;
 
-use crate::driver::DriverWaker;
+use crate::driver::{CurrentWaker, ForceWakeup as _};
 
 pub(crate) struct Shared {
     queue: Mutex<VecDeque<Runnable>>,
@@ -28,11 +28,11 @@ pub(crate) struct Shared {
     /// owning thread) or leaked (elsewhere), never run.
     closed: AtomicBool,
     owner: ThreadId,
-    waker: DriverWaker,
+    waker: CurrentWaker,
 }
 
 impl Shared {
-    pub(crate) fn new(waker: DriverWaker) -> Arc<Shared> {
+    pub(crate) fn new(waker: CurrentWaker) -> Arc<Shared> {
         Arc::new(Shared {
             queue: Mutex::new(VecDeque::new()),
             main_woken: AtomicBool::new(true),

@@ -22,9 +22,8 @@ use std::time::Duration;
 
 mod waiters;
 
-use super::WaitToken;
-use crate::error::{closed_resource, resource_busy};
-use crate::lowlevel::{Direction, Statistics};
+use super::{DriverStats, ForceWakeup, Interest, WaitToken};
+use crate::error::{closed_resource, copy_error, socket_busy};
 use waiters::{Busy, Waiters};
 
 /// Events fetched per `epoll_wait`.
@@ -56,8 +55,8 @@ struct WakeupFd {
     pending: AtomicBool,
 }
 
-impl DriverWaker {
-    pub(crate) fn force_wakeup(&self) {
+impl ForceWakeup for DriverWaker {
+    fn force_wakeup(&self) {
         if !self.0.pending.swap(true, Ordering::AcqRel) {
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a live u64 to an eventfd we own.
@@ -75,8 +74,10 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-impl Driver {
-    pub(crate) fn new() -> io::Result<Driver> {
+impl super::Driver for Driver {
+    type Waker = DriverWaker;
+
+    fn new() -> io::Result<Driver> {
         // SAFETY: plain syscalls; each returned fd is checked, then owned.
         let epfd = unsafe { OwnedFd::from_raw_fd(cvt(libc::epoll_create1(libc::EPOLL_CLOEXEC))?) };
         // SAFETY: as above.
@@ -112,17 +113,14 @@ impl Driver {
         })
     }
 
-    pub(crate) fn waker(&self) -> DriverWaker {
+    fn waker(&self) -> DriverWaker {
         self.waker.clone()
     }
 
     /// Blocks in `epoll_wait` for at most `timeout`, rounded *up* to whole
     /// milliseconds so a positive timeout never turns into a busy loop.
-    pub(crate) fn get_events(&self, timeout: Option<Duration>) -> usize {
-        let ms = match timeout {
-            None => -1,
-            Some(d) => d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32,
-        };
+    fn get_events(&self, timeout: Option<Duration>) -> usize {
+        let ms = super::timeout_ms(timeout).map_or(-1, |ms| ms.min(i32::MAX as u128) as i32);
         let mut events = self.events.borrow_mut();
         events.clear();
         // SAFETY: the buffer has room for MAX_EVENTS entries; the kernel
@@ -147,7 +145,7 @@ impl Driver {
         n as usize
     }
 
-    pub(crate) fn process_events(&self, n: usize) {
+    fn process_events(&self, n: usize) {
         let events = self.events.borrow();
         let mut wake = std::mem::take(&mut *self.wake_buf.borrow_mut());
         for ev in &events[..n] {
@@ -163,10 +161,10 @@ impl Driver {
             };
             rec.armed = 0; // one-shot: this event disarmed the registration
             if flags & READ_FLAGS != 0 {
-                wake.extend(st.finish(fd, Direction::Read, Ok(())));
+                wake.extend(st.finish(fd, Interest::Read, Ok(())));
             }
             if flags & WRITE_FLAGS != 0 {
-                wake.extend(st.finish(fd, Direction::Write, Ok(())));
+                wake.extend(st.finish(fd, Interest::Write, Ok(())));
             }
             if let Err(e) = self.rearm(&mut st, fd) {
                 fail_all(&mut st, fd, &e, &mut wake);
@@ -177,6 +175,65 @@ impl Driver {
         *self.wake_buf.borrow_mut() = wake;
     }
 
+    fn register_wait(&self, fd: RawFd, dir: Interest, waker: &Waker) -> io::Result<WaitToken> {
+        let mut st = self.state.borrow_mut();
+        // The table grows to the fd's number: check first that the fd is
+        // open at all, so a bogus huge number is an error, not a huge table.
+        // SAFETY: F_GETFD reads descriptor flags; no memory is passed.
+        if fd < 0 || (!st.covers(fd) && unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0) {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        let token = st.park(fd, dir, waker).map_err(|Busy| socket_busy(dir))?;
+        if let Err(e) = self.rearm(&mut st, fd) {
+            st.cancel(token);
+            return Err(e);
+        }
+        Ok(token)
+    }
+
+    fn poll_wait(&self, token: WaitToken, waker: &Waker) -> Poll<io::Result<()>> {
+        self.state.borrow_mut().poll(token, waker)
+    }
+
+    fn cancel_wait(&self, token: WaitToken) {
+        let mut st = self.state.borrow_mut();
+        let Some(fd) = st.cancel(token) else {
+            return;
+        };
+        let mut wake = Vec::new();
+        if let Err(e) = self.rearm(&mut st, fd) {
+            fail_all(&mut st, fd, &e, &mut wake);
+        }
+        drop(st);
+        wake.into_iter().for_each(Waker::wake);
+    }
+
+    fn notify_closing(&self, fd: RawFd) -> io::Result<()> {
+        let mut st = self.state.borrow_mut();
+        let wake = [
+            st.finish(fd, Interest::Read, Err(closed_resource())),
+            st.finish(fd, Interest::Write, Err(closed_resource())),
+        ];
+        self.rearm(&mut st, fd).ok();
+        drop(st);
+        wake.into_iter().flatten().for_each(Waker::wake);
+        Ok(())
+    }
+
+    fn statistics(&self) -> DriverStats {
+        let st = self.state.borrow();
+        DriverStats {
+            backend: "epoll",
+            tasks_waiting_read: st.readers(),
+            tasks_waiting_write: st.writers(),
+            epoll_registered: st.armed(),
+            wakeups_received: self.wakeups_received.get(),
+            ..DriverStats::default()
+        }
+    }
+}
+
+impl Driver {
     fn drain_wakeup(&self) {
         // Read first, then clear `pending`. The other order loses wakeups: a
         // wake landing between the two would see `pending` clear, write,
@@ -240,89 +297,14 @@ impl Driver {
         rec.armed = wanted;
         Ok(())
     }
-
-    pub(crate) fn register_wait(
-        &self,
-        fd: RawFd,
-        dir: Direction,
-        waker: &Waker,
-    ) -> io::Result<WaitToken> {
-        let mut st = self.state.borrow_mut();
-        // The table grows to the fd's number: check first that the fd is
-        // open at all, so a bogus huge number is an error, not a huge table.
-        // SAFETY: F_GETFD reads descriptor flags; no memory is passed.
-        if fd < 0 || (!st.covers(fd) && unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0) {
-            return Err(io::Error::from_raw_os_error(libc::EBADF));
-        }
-        let token = st.park(fd, dir, waker).map_err(|Busy| {
-            resource_busy(match dir {
-                Direction::Read => "to read this socket",
-                Direction::Write => "to write this socket",
-            })
-        })?;
-        if let Err(e) = self.rearm(&mut st, fd) {
-            st.cancel(token);
-            return Err(e);
-        }
-        Ok(token)
-    }
-
-    pub(crate) fn poll_wait(&self, token: WaitToken, waker: &Waker) -> Poll<io::Result<()>> {
-        self.state.borrow_mut().poll(token, waker)
-    }
-
-    pub(crate) fn cancel_wait(&self, token: WaitToken) {
-        let mut st = self.state.borrow_mut();
-        let Some(fd) = st.cancel(token) else {
-            return;
-        };
-        let mut wake = Vec::new();
-        if let Err(e) = self.rearm(&mut st, fd) {
-            fail_all(&mut st, fd, &e, &mut wake);
-        }
-        drop(st);
-        wake.into_iter().for_each(Waker::wake);
-    }
-
-    pub(crate) fn notify_closing(&self, fd: RawFd) -> io::Result<()> {
-        let mut st = self.state.borrow_mut();
-        let wake = [
-            st.finish(fd, Direction::Read, Err(closed_resource())),
-            st.finish(fd, Direction::Write, Err(closed_resource())),
-        ];
-        self.rearm(&mut st, fd).ok();
-        drop(st);
-        wake.into_iter().flatten().for_each(Waker::wake);
-        Ok(())
-    }
-
-    pub(crate) fn statistics(&self) -> Statistics {
-        let st = self.state.borrow();
-        Statistics {
-            backend: "epoll",
-            tasks_waiting_read: st.readers(),
-            tasks_waiting_write: st.writers(),
-            epoll_registered: st.armed(),
-            wakeups_received: self.wakeups_received.get(),
-            ..Statistics::default()
-        }
-    }
 }
 
 /// The registration of `fd` cannot be made: every waiter gets the error.
 fn fail_all(st: &mut Waiters, fd: RawFd, e: &io::Error, wake: &mut Vec<Waker>) {
-    for dir in [Direction::Read, Direction::Write] {
+    for dir in Interest::BOTH {
         wake.extend(st.finish(fd, dir, Err(copy_error(e))));
     }
     if let Some(rec) = st.get(fd) {
         rec.armed = 0;
-    }
-}
-
-/// `io::Error` is not `Clone`; OS errors are rebuilt from their code.
-fn copy_error(e: &io::Error) -> io::Error {
-    match e.raw_os_error() {
-        Some(code) => io::Error::from_raw_os_error(code),
-        None => io::Error::new(e.kind(), e.to_string()),
     }
 }

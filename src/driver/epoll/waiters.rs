@@ -13,8 +13,7 @@ use std::task::{Poll, Waker};
 
 use slab::Slab;
 
-use crate::driver::WaitToken;
-use crate::lowlevel::Direction;
+use crate::driver::{Interest, WaitToken};
 
 #[derive(Default)]
 pub(super) struct Waiters {
@@ -42,7 +41,7 @@ struct Slot {
 enum SlotState {
     Parked {
         fd: RawFd,
-        dir: Direction,
+        dir: Interest,
         waker: Waker,
     },
     /// Woken; the result waits for the future to collect it.
@@ -53,10 +52,10 @@ enum SlotState {
 pub(super) struct Busy;
 
 impl FdWaiters {
-    fn slot(&mut self, d: Direction) -> &mut Option<usize> {
+    fn slot(&mut self, d: Interest) -> &mut Option<usize> {
         match d {
-            Direction::Read => &mut self.reader,
-            Direction::Write => &mut self.writer,
+            Interest::Read => &mut self.reader,
+            Interest::Write => &mut self.writer,
         }
     }
 }
@@ -108,7 +107,7 @@ impl Waiters {
     pub(super) fn park(
         &mut self,
         fd: RawFd,
-        dir: Direction,
+        dir: Interest,
         waker: &Waker,
     ) -> Result<WaitToken, Busy> {
         if self.record(fd).slot(dir).is_some() {
@@ -177,7 +176,7 @@ impl Waiters {
     pub(super) fn finish(
         &mut self,
         fd: RawFd,
-        dir: Direction,
+        dir: Interest,
         result: io::Result<()>,
     ) -> Option<Waker> {
         let index = self.get(fd)?.slot(dir).take()?;
@@ -191,10 +190,10 @@ impl Waiters {
         Some(waker)
     }
 
-    fn count(&mut self, dir: Direction, delta: isize) {
+    fn count(&mut self, dir: Interest, delta: isize) {
         let c = match dir {
-            Direction::Read => &mut self.readers,
-            Direction::Write => &mut self.writers,
+            Interest::Read => &mut self.readers,
+            Interest::Write => &mut self.writers,
         };
         *c = c
             .checked_add_signed(delta)
@@ -223,19 +222,19 @@ mod tests {
     fn tokens_of_reused_slots_never_match_and_busy_is_per_direction() {
         let mut w = Waiters::default();
         let waker = Waker::noop();
-        let a = w.park(3, Direction::Read, waker).ok().unwrap();
-        assert!(w.park(3, Direction::Read, waker).is_err());
-        let b = w.park(3, Direction::Write, waker).ok().unwrap();
+        let a = w.park(3, Interest::Read, waker).ok().unwrap();
+        assert!(w.park(3, Interest::Read, waker).is_err());
+        let b = w.park(3, Interest::Write, waker).ok().unwrap();
         assert_eq!(w.wanted(3), (libc::EPOLLIN | libc::EPOLLOUT) as u32);
         assert_eq!(w.cancel(a), Some(3));
         assert_eq!(w.cancel(a), None, "a second cancel is a no-op");
-        let c = w.park(3, Direction::Read, waker).ok().unwrap();
+        let c = w.park(3, Interest::Read, waker).ok().unwrap();
         assert_ne!(a, c, "a reused slot gets a new token");
         assert!(
             w.poll(a, waker).is_ready(),
             "a stale token reports a lost wait"
         );
-        assert!(w.finish(3, Direction::Read, Ok(())).is_some());
+        assert!(w.finish(3, Interest::Read, Ok(())).is_some());
         assert_eq!(w.wanted(3), libc::EPOLLOUT as u32);
         assert!(matches!(w.poll(c, waker), Poll::Ready(Ok(()))));
         assert_eq!((w.readers(), w.writers()), (0, 1));

@@ -28,7 +28,7 @@ use windows_sys::Win32::Networking::WinSock::{
     SIO_BSP_HANDLE_SELECT, SOCKET, SOCKET_ERROR, SOL_SOCKET, SO_TYPE, WSAENOTSOCK, WSAEOPNOTSUPP,
 };
 
-use crate::lowlevel::RawSock;
+use crate::driver::RawSock;
 
 /// Layers peeled off at most: a provider chain deeper than this (or a
 /// cycle) is treated as a broken configuration instead of looping.
@@ -230,7 +230,7 @@ pub(crate) mod tests {
     }
 
     /// Runs `f` with `fake` as the ioctls of drivers created on this thread.
-    fn with_fake<T>(fake: impl SocketIoctl + 'static, f: impl FnOnce() -> T) -> T {
+    pub(crate) fn with_fake<T>(fake: impl SocketIoctl + 'static, f: impl FnOnce() -> T) -> T {
         struct Reset;
         impl Drop for Reset {
             fn drop(&mut self) {
@@ -244,9 +244,9 @@ pub(crate) mod tests {
 
     /// Answers `code` for `sock` from the rule, the system otherwise; counts
     /// the calls so a loop would show.
-    struct Fake<F: Fn(RawSock, u32) -> Option<Result<RawSock, i32>>> {
+    pub(crate) struct Fake<F: Fn(RawSock, u32) -> Option<Result<RawSock, i32>>> {
         rule: F,
-        calls: Rc<Cell<usize>>,
+        pub(crate) calls: Rc<Cell<usize>>,
     }
 
     impl<F: Fn(RawSock, u32) -> Option<Result<RawSock, i32>>> SocketIoctl for Fake<F> {
@@ -256,16 +256,16 @@ pub(crate) mod tests {
         }
     }
 
-    fn fake<F: Fn(RawSock, u32) -> Option<Result<RawSock, i32>>>(rule: F) -> Fake<F> {
+    pub(crate) fn fake<F: Fn(RawSock, u32) -> Option<Result<RawSock, i32>>>(rule: F) -> Fake<F> {
         Fake {
             rule,
             calls: Rc::new(Cell::new(0)),
         }
     }
 
-    const WSAEINVAL: i32 = 10022;
+    pub(crate) const WSAEINVAL: i32 = 10022;
     /// A made-up socket value a fake provider hands to the application.
-    const LAYERED: RawSock = 0x7770;
+    pub(crate) const LAYERED: RawSock = 0x7770;
 
     #[test]
     fn the_system_finds_a_real_socket_itself_and_refuses_a_non_socket() {
@@ -326,27 +326,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn the_same_handle_on_a_wait_is_an_error_naming_netsh() {
-        // Start-up is fine (real sockets); only LAYERED hides its base.
-        let f = fake(|s, code| match (s, code) {
-            (LAYERED, SIO_BASE_HANDLE) => Some(Err(WSAEINVAL)),
-            (LAYERED, SIO_BSP_HANDLE_POLL) => Some(Ok(LAYERED)),
-            _ => None,
-        });
-        let calls = f.calls.clone();
-        let (r, closing) = with_fake(f, || {
-            crate::run(async {
-                let r = crate::lowlevel::wait_readable(LAYERED).await;
-                (r, crate::lowlevel::notify_closing(LAYERED))
-            })
-        });
-        for e in [r.unwrap_err(), closing.unwrap_err()] {
-            assert!(e.to_string().contains("netsh winsock show catalog"), "{e}");
-        }
-        assert!(calls.get() < 10, "{} ioctls: looped", calls.get());
-    }
-
-    #[test]
     fn unsupported_poll_ioctl_counts_as_the_same_handle() {
         let f = fake(|s, code| match (s, code) {
             (LAYERED, SIO_BASE_HANDLE) => Some(Err(WSAEINVAL)),
@@ -383,39 +362,5 @@ pub(crate) mod tests {
             _ => None,
         });
         assert_eq!(resolve(&f, 0x100).unwrap_err().raw_os_error(), Some(10038));
-    }
-
-    #[test]
-    fn a_base_revealed_by_poll_ioctl_is_waited_on() {
-        // The application holds LAYERED; the provider answers
-        // SIO_BASE_HANDLE with an error and SIO_BSP_HANDLE_POLL with the
-        // real UDP socket underneath, which becomes readable.
-        let real = UdpSocket::bind("127.0.0.1:0").unwrap();
-        real.set_nonblocking(true).unwrap();
-        let base = real.as_raw_socket();
-        let f = fake(move |s, code| match (s, code) {
-            (LAYERED, SIO_BASE_HANDLE) => Some(Err(WSAEINVAL)),
-            (LAYERED, SIO_BSP_HANDLE_POLL) => Some(Ok(base)),
-            _ => None,
-        });
-        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let to = real.local_addr().unwrap();
-        let stats = with_fake(f, || {
-            crate::run(async {
-                let waiting = crate::spawn(crate::lowlevel::wait_readable(LAYERED));
-                crate::lowlevel::wait_all_tasks_blocked().await;
-                let s = crate::lowlevel::statistics();
-                assert_eq!(s.tasks_waiting_read, 1);
-                // The same socket under its own name: one record, so busy.
-                let busy = crate::lowlevel::wait_readable(base).await.unwrap_err();
-                assert_eq!(busy.kind(), io::ErrorKind::ResourceBusy);
-                peer.send_to(b"x", to).unwrap();
-                waiting.await.unwrap();
-                crate::lowlevel::statistics()
-            })
-        });
-        assert_eq!(stats.tasks_waiting_read, 0);
-        let mut buf = [0u8; 4];
-        assert_eq!(real.recv(&mut buf).unwrap(), 1, "the wait consumed nothing");
     }
 }

@@ -12,7 +12,15 @@ use std::task::{Poll, Waker};
 
 use windows_sys::Win32::System::IO::OVERLAPPED_ENTRY;
 
-use crate::lowlevel::CompletionKeyEventInfo;
+/// One completion packet delivered to a completion-key monitor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompletionKeyEventInfo {
+    /// The packet's `lpOverlapped`, as an address (for a job object: the
+    /// process id; for a posted packet: whatever the poster chose).
+    pub overlapped: usize,
+    /// The packet's byte count (for a job object: the message code).
+    pub bytes_transferred: u32,
+}
 
 /// AFD poll completions.
 pub(crate) const KEY_AFD: usize = 0;

@@ -18,28 +18,41 @@
 //! driver starts (`Monitors::reserve`), so no monitor is ever given it and
 //! the partition of rule 2 holds.
 //!
+//! The subsystems are private: the run loop and `lowlevel` reach them only
+//! through the methods below (the [`Driver`](super::Driver) and
+//! [`Completions`](super::Completions) traits, and the Windows-only extras:
+//! the port handle, handle registration, owned submissions, object waits
+//! and key monitors).
+//!
 //! A packet whose key or OVERLAPPED the driver does not know is a bug and
 //! panics with the key and pointer (rule 5): a silently dropped packet would
 //! mean a waiter that never wakes, or memory freed under the kernel.
 
 mod afd;
 mod base_socket;
-pub(crate) mod keys;
-pub(crate) mod overlapped;
+mod keys;
+mod overlapped;
 mod port;
-pub(crate) mod wait;
+mod wait;
+
+/// The fake layered provider of `base_socket`, for tests above the driver.
+#[cfg(test)]
+pub(crate) use base_socket::tests as layered_fake;
 
 use std::cell::RefCell;
 use std::io;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use windows_sys::Win32::System::IO::OVERLAPPED_ENTRY;
+use windows_sys::Win32::Foundation::HANDLE;
+use windows_sys::Win32::System::IO::{OVERLAPPED, OVERLAPPED_ENTRY};
 
+pub use keys::CompletionKeyEventInfo;
+pub(crate) use overlapped::Outcome;
 pub(crate) use port::DriverWaker;
+pub(crate) use wait::{Started, WaitId};
 
-use super::WaitToken;
-use crate::lowlevel::{Direction, RawSock, Statistics};
+use super::{Completions, DriverStats, Interest, OpId, OpWaiter, RawSock, WaitToken};
 use keys::{Monitors, KEY_AFD, KEY_LATE_CANCEL, KEY_OVERLAPPED, KEY_WAKEUP};
 use port::{Port, MAX_ENTRIES};
 
@@ -47,15 +60,17 @@ pub(crate) struct Driver {
     // Field order is drop order: the subsystems (which may hold memory the
     // kernel writes) go before the port they are associated with.
     afd: afd::Afd,
-    pub(crate) overlapped: overlapped::Overlapped,
-    pub(crate) waits: wait::Waits,
-    pub(crate) monitors: Monitors,
+    overlapped: overlapped::Overlapped,
+    waits: wait::Waits,
+    monitors: Monitors,
     entries: RefCell<Vec<OVERLAPPED_ENTRY>>,
     port: Port,
 }
 
-impl Driver {
-    pub(crate) fn new() -> io::Result<Driver> {
+impl super::Driver for Driver {
+    type Waker = DriverWaker;
+
+    fn new() -> io::Result<Driver> {
         let port = Port::new()?;
         let monitors = Monitors::new();
         let waits = wait::Waits::new(monitors.reserve(), port.handle());
@@ -69,20 +84,16 @@ impl Driver {
         })
     }
 
-    pub(crate) fn waker(&self) -> DriverWaker {
+    fn waker(&self) -> DriverWaker {
         self.port.waker()
     }
 
-    pub(crate) fn port_handle(&self) -> windows_sys::Win32::Foundation::HANDLE {
-        self.port.handle()
-    }
-
-    pub(crate) fn get_events(&self, timeout: Option<Duration>) -> usize {
+    fn get_events(&self, timeout: Option<Duration>) -> usize {
         self.port
             .get_events(timeout, &mut self.entries.borrow_mut())
     }
 
-    pub(crate) fn process_events(&self, n: usize) {
+    fn process_events(&self, n: usize) {
         let entries = self.entries.borrow();
         let mut wake = Vec::new();
         for entry in &entries[..n] {
@@ -99,13 +110,13 @@ impl Driver {
         wake.into_iter().for_each(Waker::wake);
     }
 
-    pub(crate) fn statistics(&self) -> Statistics {
-        let mut s = Statistics {
+    fn statistics(&self) -> DriverStats {
+        let mut s = DriverStats {
             backend: "windows",
             completion_key_monitors: self.monitors.count(),
             completion_key_packets_discarded: self.monitors.discarded(),
             wakeups_received: self.port.wakeups_received(),
-            ..Statistics::default()
+            ..DriverStats::default()
         };
         self.afd.fill_statistics(&mut s);
         self.overlapped.fill_statistics(&mut s);
@@ -113,24 +124,117 @@ impl Driver {
         s
     }
 
-    pub(crate) fn register_wait(
+    fn register_wait(
         &self,
         sock: RawSock,
-        dir: Direction,
+        interest: Interest,
         waker: &Waker,
     ) -> io::Result<WaitToken> {
-        self.afd.register_wait(sock, dir, waker)
+        self.afd.register_wait(sock, interest, waker)
     }
 
-    pub(crate) fn poll_wait(&self, token: WaitToken, waker: &Waker) -> Poll<io::Result<()>> {
+    fn poll_wait(&self, token: WaitToken, waker: &Waker) -> Poll<io::Result<()>> {
         self.afd.poll_wait(token, waker)
     }
 
-    pub(crate) fn cancel_wait(&self, token: WaitToken) {
+    fn cancel_wait(&self, token: WaitToken) {
         self.afd.cancel_wait(token)
     }
 
-    pub(crate) fn notify_closing(&self, sock: RawSock) -> io::Result<()> {
+    fn notify_closing(&self, sock: RawSock) -> io::Result<()> {
         self.afd.notify_closing(sock)
+    }
+}
+
+impl Completions for Driver {
+    type Outcome = Outcome;
+
+    fn new_op_waiter(&self) -> OpWaiter {
+        self.overlapped.new_waiter()
+    }
+
+    fn poll_op(&self, id: OpId, waiter: OpWaiter, waker: &Waker) -> Poll<io::Result<()>> {
+        self.overlapped.poll_done(id, waiter, waker)
+    }
+
+    fn stop_waiting_op(&self, id: OpId, waiter: OpWaiter) {
+        self.overlapped.stop_waiting(id, waiter)
+    }
+
+    fn is_op_done(&self, id: OpId) -> bool {
+        self.overlapped.is_done(id)
+    }
+
+    fn cancel_op(&self, id: OpId) {
+        self.overlapped.cancel(id)
+    }
+
+    fn take_op<R: 'static>(&self, id: OpId) -> Option<(Outcome, R)> {
+        self.overlapped.take(id)
+    }
+
+    fn abandon_op(&self, id: OpId) {
+        self.overlapped.abandon(id)
+    }
+}
+
+/// The Windows-only extras, for `lowlevel`'s port, key and wait functions.
+impl Driver {
+    /// The completion port (WINDOWS.md rule 26).
+    pub(crate) fn port_handle(&self) -> HANDLE {
+        self.port.handle()
+    }
+
+    /// Rule 19: associates `handle` with the port for overlapped I/O.
+    pub(crate) fn register_handle(&self, handle: HANDLE) -> io::Result<()> {
+        self.overlapped.register(handle)
+    }
+
+    /// Starts one owned overlapped operation; see
+    /// `overlapped::Overlapped::submit`.
+    ///
+    /// # Safety
+    /// As for `Overlapped::submit`: `submit` starts at most one operation on
+    /// `handle` with the `OVERLAPPED` it is given, using only memory inside
+    /// `resources`, and reports failure to start truthfully.
+    pub(crate) unsafe fn submit_op<R: 'static>(
+        &self,
+        handle: HANDLE,
+        what: &'static str,
+        resources: R,
+        submit: impl FnOnce(*mut OVERLAPPED, &mut R) -> io::Result<()>,
+    ) -> Result<OpId, (io::Error, R)> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.overlapped.submit(handle, what, resources, submit) }
+    }
+
+    /// Starts waiting for `handle` to be signalled (rule 27).
+    pub(crate) fn start_object_wait(&self, handle: HANDLE, waker: &Waker) -> io::Result<Started> {
+        self.waits.start(handle, waker)
+    }
+
+    /// `Ready` once the object wait `id` was signalled.
+    pub(crate) fn poll_object_wait(&self, id: WaitId, waker: &Waker) -> Poll<()> {
+        self.waits.poll(id, waker)
+    }
+
+    /// Withdraws the object wait `id` (its future was dropped).
+    pub(crate) fn cancel_object_wait(&self, id: WaitId) {
+        self.waits.cancel(id)
+    }
+
+    /// A fresh completion key and its packet queue (rule 25).
+    pub(crate) fn create_monitor(&self) -> usize {
+        self.monitors.create()
+    }
+
+    /// The next packet of monitor `key`.
+    pub(crate) fn poll_monitor(&self, key: usize, waker: &Waker) -> Poll<CompletionKeyEventInfo> {
+        self.monitors.poll_next(key, waker)
+    }
+
+    /// Retires monitor `key` for good.
+    pub(crate) fn remove_monitor(&self, key: usize) {
+        self.monitors.remove(key)
     }
 }

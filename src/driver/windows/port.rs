@@ -55,9 +55,9 @@ struct PortShared {
 #[derive(Clone)]
 pub(crate) struct DriverWaker(Arc<PortShared>);
 
-impl DriverWaker {
+impl crate::driver::ForceWakeup for DriverWaker {
     /// Posts one wakeup packet unless one is already queued.
-    pub(crate) fn force_wakeup(&self) {
+    fn force_wakeup(&self) {
         if self.0.wakeup_pending.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -231,16 +231,12 @@ pub(crate) fn drain(port: HANDLE, mut on_batch: impl FnMut(&[OVERLAPPED_ENTRY]) 
     }
 }
 
-/// WINDOWS.md rule 3: milliseconds, rounded so that a positive timeout never
-/// becomes 0 (a busy loop). Rounding up also never wakes before a deadline.
+/// WINDOWS.md rule 3: milliseconds, rounded up (see
+/// [`crate::driver::timeout_ms`]), with `None` as `INFINITE` and every
+/// finite timeout below it.
 pub(crate) fn timeout_ms(timeout: Option<Duration>) -> u32 {
-    match timeout {
-        None => INFINITE,
-        Some(d) => d
-            .as_nanos()
-            .div_ceil(1_000_000)
-            .min(u128::from(INFINITE - 1)) as u32,
-    }
+    crate::driver::timeout_ms(timeout)
+        .map_or(INFINITE, |ms| ms.min(u128::from(INFINITE - 1)) as u32)
 }
 
 #[cfg(test)]

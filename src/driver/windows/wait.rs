@@ -34,8 +34,8 @@ use std::sync::OnceLock;
 use std::task::{Poll, Waker};
 
 use windows_sys::Win32::Foundation::{
-    CloseHandle, RtlNtStatusToDosError, GENERIC_ALL, HANDLE, INVALID_HANDLE_VALUE, NTSTATUS,
-    WAIT_ABANDONED, WAIT_FAILED, WAIT_OBJECT_0, WAIT_TIMEOUT,
+    CloseHandle, GENERIC_ALL, HANDLE, INVALID_HANDLE_VALUE, NTSTATUS, WAIT_ABANDONED, WAIT_FAILED,
+    WAIT_OBJECT_0, WAIT_TIMEOUT,
 };
 use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
 use windows_sys::Win32::System::Threading::{
@@ -44,7 +44,8 @@ use windows_sys::Win32::System::Threading::{
 };
 use windows_sys::Win32::System::IO::{PostQueuedCompletionStatus, OVERLAPPED_ENTRY};
 
-use crate::lowlevel::Statistics;
+use super::super::DriverStats;
+use crate::error::ntstatus_error as nt_error;
 
 /// Names one wait; never reused within a driver. 0 is never handed out.
 pub(crate) type WaitId = u64;
@@ -368,7 +369,7 @@ impl Waits {
         }
     }
 
-    pub(crate) fn fill_statistics(&self, s: &mut Statistics) {
+    pub(crate) fn fill_statistics(&self, s: &mut DriverStats) {
         let st = self.state.borrow();
         s.object_waits = st.live.values().filter(|e| e.reg.is_some()).count();
         s.object_wait_packets_discarded = st.discarded;
@@ -390,10 +391,4 @@ impl Drop for Waits {
             }
         }
     }
-}
-
-/// An NTSTATUS failure as the Win32 error it maps to.
-fn nt_error(status: NTSTATUS) -> io::Error {
-    // SAFETY: a pure conversion of a status code.
-    io::Error::from_raw_os_error(unsafe { RtlNtStatusToDosError(status) } as i32)
 }

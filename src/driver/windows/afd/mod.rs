@@ -44,9 +44,8 @@ use windows_sys::Win32::System::IO::{PostQueuedCompletionStatus, OVERLAPPED_ENTR
 
 use super::base_socket::{self, SocketIoctl};
 use super::keys::KEY_AFD;
-use crate::driver::WaitToken;
-use crate::error::{closed_resource, resource_busy};
-use crate::lowlevel::{Direction, RawSock, Statistics};
+use crate::driver::{DriverStats, Interest, RawSock, WaitToken};
+use crate::error::{closed_resource, copy_error, socket_busy};
 use handle::Groups;
 use poll::PollOp;
 use socket::{CurrentPoll, SockWaiters};
@@ -71,7 +70,7 @@ struct InFlight {
 struct State {
     sockets: HashMap<RawSock, SockWaiters>,
     /// Parked waiters: token -> the base socket and direction.
-    parked: HashMap<WaitToken, (RawSock, Direction)>,
+    parked: HashMap<WaitToken, (RawSock, Interest)>,
     /// Woken waiters whose future has not yet collected the result.
     finished: HashMap<WaitToken, io::Result<()>>,
     /// Every poll the kernel owns, by the address its packet carries.
@@ -146,7 +145,7 @@ impl Afd {
         }
     }
 
-    pub(crate) fn fill_statistics(&self, s: &mut Statistics) {
+    pub(crate) fn fill_statistics(&self, s: &mut DriverStats) {
         let st = self.state.borrow();
         s.tasks_waiting_read = st.readers;
         s.tasks_waiting_write = st.writers;
@@ -158,7 +157,7 @@ impl Afd {
     pub(crate) fn register_wait(
         &self,
         sock: RawSock,
-        dir: Direction,
+        dir: Interest,
         waker: &Waker,
     ) -> io::Result<WaitToken> {
         let base = base_socket::resolve(&*self.ioctl, sock)?;
@@ -166,10 +165,7 @@ impl Afd {
         let token = st.next_token;
         let slot = st.sockets.entry(base).or_default().slot(dir);
         if slot.is_some() {
-            return Err(resource_busy(match dir {
-                Direction::Read => "to read this socket",
-                Direction::Write => "to write this socket",
-            }));
+            return Err(socket_busy(dir));
         }
         *slot = Some((token, waker.clone()));
         if let Err(e) = st.refresh(base) {
@@ -243,8 +239,8 @@ impl Afd {
             return base_socket::confirm_socket(base);
         }
         let mut wake = Vec::new();
-        st.finish(base, Direction::Read, Err(closed_resource()), &mut wake);
-        st.finish(base, Direction::Write, Err(closed_resource()), &mut wake);
+        st.finish(base, Interest::Read, Err(closed_resource()), &mut wake);
+        st.finish(base, Interest::Write, Err(closed_resource()), &mut wake);
         // Nobody waits any more: this only cancels the poll, which cannot fail.
         st.refresh(base).ok();
         drop(st);
@@ -254,10 +250,10 @@ impl Afd {
 }
 
 impl State {
-    fn count(&mut self, dir: Direction, delta: isize) {
+    fn count(&mut self, dir: Interest, delta: isize) {
         let c = match dir {
-            Direction::Read => &mut self.readers,
-            Direction::Write => &mut self.writers,
+            Interest::Read => &mut self.readers,
+            Interest::Write => &mut self.writers,
         };
         *c = c
             .checked_add_signed(delta)
@@ -268,7 +264,7 @@ impl State {
     fn finish(
         &mut self,
         sock: RawSock,
-        dir: Direction,
+        dir: Interest,
         result: io::Result<()>,
         wake: &mut Vec<Waker>,
     ) {
@@ -286,7 +282,7 @@ impl State {
     /// The socket cannot be polled: every waiter gets the error and the
     /// record goes (its poll, if any, becomes stale).
     fn fail_all(&mut self, sock: RawSock, e: &io::Error, wake: &mut Vec<Waker>) {
-        for dir in [Direction::Read, Direction::Write] {
+        for dir in Interest::BOTH {
             self.finish(sock, dir, Err(copy_error(e)), wake);
         }
         if let Some(rec) = self.sockets.remove(&sock) {
@@ -405,14 +401,6 @@ impl Drop for Afd {
     }
 }
 
-/// `io::Error` is not `Clone`; OS errors are rebuilt from their code.
-fn copy_error(e: &io::Error) -> io::Error {
-    match e.raw_os_error() {
-        Some(code) => io::Error::from_raw_os_error(code),
-        None => io::Error::new(e.kind(), e.to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     //! The driver without a run loop: packets are pumped by hand, so a poll
@@ -446,7 +434,7 @@ mod tests {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         let raw = sock.as_raw_socket();
         let token = afd
-            .register_wait(raw, Direction::Read, Waker::noop())
+            .register_wait(raw, Interest::Read, Waker::noop())
             .unwrap();
         let group = {
             let st = afd.state.borrow();
@@ -462,14 +450,14 @@ mod tests {
             Poll::Ready(Err(e)) => assert_eq!(e.raw_os_error(), Some(995), "{e}"),
             other => panic!("expected ERROR_OPERATION_ABORTED, got {other:?}"),
         }
-        let mut s = Statistics::default();
+        let mut s = DriverStats::default();
         afd.fill_statistics(&mut s);
         assert_eq!((s.tasks_waiting_read, s.afd_polls_in_flight), (0, 0));
         assert!(afd.state.borrow().sockets.is_empty(), "record removed");
 
         // The helper handle still serves the next wait.
         let token = afd
-            .register_wait(raw, Direction::Write, Waker::noop())
+            .register_wait(raw, Interest::Write, Waker::noop())
             .unwrap();
         pump(&port, &afd, &mut wake);
         assert!(matches!(
@@ -486,7 +474,7 @@ mod tests {
             .collect();
         let afd = Afd::new(port.handle()).unwrap();
         for s in &socks {
-            afd.register_wait(s.as_raw_socket(), Direction::Read, Waker::noop())
+            afd.register_wait(s.as_raw_socket(), Interest::Read, Waker::noop())
                 .unwrap();
         }
         // A packet of another subsystem queued before the drain.

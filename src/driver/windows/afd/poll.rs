@@ -15,12 +15,11 @@ use std::io;
 use std::ptr::NonNull;
 
 use windows_sys::Wdk::System::IO::NtDeviceIoControlFile;
-use windows_sys::Win32::Foundation::{
-    RtlNtStatusToDosError, ERROR_NOT_FOUND, HANDLE, NTSTATUS, STATUS_PENDING,
-};
+use windows_sys::Win32::Foundation::{ERROR_NOT_FOUND, HANDLE, NTSTATUS, STATUS_PENDING};
 use windows_sys::Win32::System::IO::{CancelIoEx, IO_STATUS_BLOCK, OVERLAPPED};
 
-use crate::lowlevel::RawSock;
+use crate::driver::RawSock;
+pub(crate) use crate::error::ntstatus_error;
 
 /// `IOCTL_AFD_POLL`: `CTL_CODE(FILE_DEVICE_NETWORK = 0x12, 9, METHOD_BUFFERED,
 /// FILE_ANY_ACCESS)`.
@@ -140,13 +139,6 @@ impl Outcome {
     pub(crate) fn error(&self) -> Option<io::Error> {
         (self.status != 0).then(|| ntstatus_error(self.status))
     }
-}
-
-/// An NTSTATUS as the Win32 error an `io::Error` carries.
-pub(crate) fn ntstatus_error(status: NTSTATUS) -> io::Error {
-    // SAFETY: a pure translation table lookup.
-    let code = unsafe { RtlNtStatusToDosError(status) };
-    io::Error::from_raw_os_error(code as i32)
 }
 
 /// Whether `status` is of the error class (severity 3): the request failed

@@ -10,8 +10,7 @@ use std::ptr::NonNull;
 use std::task::Waker;
 
 use super::poll::{Events, PollOp};
-use crate::driver::WaitToken;
-use crate::lowlevel::Direction;
+use crate::driver::{Interest, WaitToken};
 
 /// The poll a record currently relies on. Every other poll submitted for
 /// the same socket is stale: its packet is awaited and then ignored.
@@ -35,10 +34,10 @@ pub(crate) struct SockWaiters {
 }
 
 impl SockWaiters {
-    pub(crate) fn slot(&mut self, dir: Direction) -> &mut Option<Parked> {
+    pub(crate) fn slot(&mut self, dir: Interest) -> &mut Option<Parked> {
         match dir {
-            Direction::Read => &mut self.reader,
-            Direction::Write => &mut self.writer,
+            Interest::Read => &mut self.reader,
+            Interest::Write => &mut self.writer,
         }
     }
 
@@ -61,10 +60,10 @@ impl SockWaiters {
 }
 
 /// Which waiters a poll's events wake (WINDOWS.md rule 13).
-pub(crate) fn woken_directions(events: Events) -> impl Iterator<Item = Direction> {
+pub(crate) fn woken_directions(events: Events) -> impl Iterator<Item = Interest> {
     [
-        (Direction::Read, Events::READABLE),
-        (Direction::Write, Events::WRITABLE),
+        (Interest::Read, Events::READABLE),
+        (Interest::Write, Events::WRITABLE),
     ]
     .into_iter()
     .filter(move |(_, mask)| events.intersects(*mask))
@@ -78,16 +77,13 @@ mod tests {
     #[test]
     fn events_wake_the_directions_they_concern() {
         let dirs = |e| woken_directions(e).collect::<Vec<_>>();
-        assert_eq!(dirs(Events::RECEIVE), [Direction::Read]);
-        assert_eq!(dirs(Events::ACCEPT), [Direction::Read]);
-        assert_eq!(dirs(Events::DISCONNECT), [Direction::Read]);
-        assert_eq!(dirs(Events::SEND), [Direction::Write]);
-        assert_eq!(dirs(Events::CONNECT_FAIL), [Direction::Write]);
-        assert_eq!(dirs(Events::ABORT), [Direction::Read, Direction::Write]);
-        assert_eq!(
-            dirs(Events::LOCAL_CLOSE),
-            [Direction::Read, Direction::Write]
-        );
+        assert_eq!(dirs(Events::RECEIVE), [Interest::Read]);
+        assert_eq!(dirs(Events::ACCEPT), [Interest::Read]);
+        assert_eq!(dirs(Events::DISCONNECT), [Interest::Read]);
+        assert_eq!(dirs(Events::SEND), [Interest::Write]);
+        assert_eq!(dirs(Events::CONNECT_FAIL), [Interest::Write]);
+        assert_eq!(dirs(Events::ABORT), [Interest::Read, Interest::Write]);
+        assert_eq!(dirs(Events::LOCAL_CLOSE), [Interest::Read, Interest::Write]);
         assert_eq!(dirs(Events::NONE), []);
         assert_eq!(dirs(Events::RECEIVE_EXPEDITED), []);
     }
@@ -96,9 +92,9 @@ mod tests {
     fn the_record_asks_for_the_union_of_its_waiters() {
         let mut r = SockWaiters::default();
         assert!(r.wanted().is_empty());
-        *r.slot(Direction::Read) = Some((1, Waker::noop().clone()));
+        *r.slot(Interest::Read) = Some((1, Waker::noop().clone()));
         assert_eq!(r.wanted(), Events::READABLE);
-        *r.slot(Direction::Write) = Some((2, Waker::noop().clone()));
+        *r.slot(Interest::Write) = Some((2, Waker::noop().clone()));
         assert_eq!(r.wanted(), Events::READABLE | Events::WRITABLE);
     }
 }

@@ -53,17 +53,17 @@ use windows_sys::Win32::System::IO::{
 };
 
 use super::keys::{KEY_LATE_CANCEL, KEY_OVERLAPPED};
+use crate::driver::DriverStats;
 use crate::error::resource_busy;
-use crate::lowlevel::Statistics;
 use op::ErasedMem;
 pub(crate) use op::Outcome;
 
 /// Names one operation: the address of its `OVERLAPPED`. Unique while the
 /// operation is known to the driver, since the block lives until then.
-pub(crate) type OpId = usize;
+pub(crate) use crate::driver::OpId;
 
 /// Names one task waiting on an operation (rule 24: one at a time).
-pub(crate) type WaiterId = u64;
+pub(crate) use crate::driver::OpWaiter as WaiterId;
 
 pub(crate) struct Overlapped {
     /// The runtime's port; outlives this struct (the driver drops it later).
@@ -359,7 +359,7 @@ impl Overlapped {
         }
     }
 
-    pub(crate) fn fill_statistics(&self, s: &mut Statistics) {
+    pub(crate) fn fill_statistics(&self, s: &mut DriverStats) {
         let ops = self.ops.borrow();
         s.tasks_waiting_overlapped = ops.values().filter(|r| r.waiter.is_some()).count();
         s.overlapped_orphaned = ops.values().filter(|r| r.orphaned).count();

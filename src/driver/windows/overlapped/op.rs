@@ -12,7 +12,7 @@
 use std::any::TypeId;
 use std::io;
 
-use windows_sys::Win32::Foundation::{RtlNtStatusToDosError, ERROR_OPERATION_ABORTED, NTSTATUS};
+use windows_sys::Win32::Foundation::{ERROR_OPERATION_ABORTED, NTSTATUS};
 use windows_sys::Win32::System::IO::OVERLAPPED;
 
 /// The heap block of one operation. `repr(C)` with the `OVERLAPPED` first,
@@ -149,8 +149,7 @@ impl Outcome {
         if self.status == 0 {
             None
         } else {
-            // SAFETY: a pure conversion function with no preconditions.
-            Some(unsafe { RtlNtStatusToDosError(self.status) })
+            Some(crate::error::ntstatus_to_win32(self.status))
         }
     }
 

@@ -11,8 +11,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use super::BoxedWait;
 use crate::lowlevel::{wait_readable, wait_writable};
+use crate::sys::{closed_pipe, BoxedWait};
 
 /// Tells when a child has exited.
 pub(crate) struct ExitSignal {
@@ -176,13 +176,6 @@ impl PipeWriter {
         self.fd = None;
         Poll::Ready(Ok(()))
     }
-}
-
-fn closed_pipe() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::BrokenPipe,
-        "the child's stdin was closed by this side",
-    )
 }
 
 #[cfg(test)]

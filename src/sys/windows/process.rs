@@ -21,11 +21,10 @@ use windows_sys::Wdk::Storage::FileSystem::{
     FileModeInformation, NtQueryInformationFile, FILE_MODE_INFORMATION, FILE_SYNCHRONOUS_IO_ALERT,
     FILE_SYNCHRONOUS_IO_NONALERT,
 };
-use windows_sys::Win32::Foundation::RtlNtStatusToDosError;
 use windows_sys::Win32::System::IO::IO_STATUS_BLOCK;
 
-use super::BoxedWait;
 use crate::lowlevel::{read_overlapped, register_with_iocp, wait_for_object, write_overlapped};
+use crate::sys::{closed_pipe, BoxedWait};
 
 /// Tells when a child has exited: its process handle is signalled.
 pub(crate) struct ExitSignal {
@@ -69,9 +68,7 @@ fn check_asynchronous(h: &OwnedHandle) -> io::Result<()> {
         )
     };
     if status < 0 {
-        // SAFETY: a pure conversion of a status code.
-        let code = unsafe { RtlNtStatusToDosError(status) };
-        return Err(io::Error::from_raw_os_error(code as i32));
+        return Err(crate::error::ntstatus_error(status));
     }
     if info.Mode & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT) != 0 {
         return Err(io::Error::new(
@@ -259,11 +256,4 @@ impl PipeWriter {
         self.handle = None;
         Poll::Ready(flushed)
     }
-}
-
-fn closed_pipe() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::BrokenPipe,
-        "the child's stdin was closed by this side",
-    )
 }

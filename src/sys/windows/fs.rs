@@ -21,17 +21,17 @@ use windows_sys::Win32::System::IO::{DeviceIoControl, GetOverlappedResult, OVERL
 use crate::buf::{IoBuf, IoBufMut};
 use crate::lowlevel::{read_overlapped, register_with_iocp, write_overlapped};
 
-pub(super) fn add_open_flags(o: &mut std::fs::OpenOptions) {
+pub(crate) fn add_open_flags(o: &mut std::fs::OpenOptions) {
     use std::os::windows::fs::OpenOptionsExt;
     o.custom_flags(FILE_FLAG_OVERLAPPED);
 }
 
 /// Registers the freshly opened handle with this runtime's port.
-pub(super) fn prepare(file: &std::fs::File) -> io::Result<()> {
+pub(crate) fn prepare(file: &std::fs::File) -> io::Result<()> {
     register_with_iocp(file.as_raw_handle())
 }
 
-pub(super) async fn read_at<B: IoBufMut>(
+pub(crate) async fn read_at<B: IoBufMut>(
     file: &Arc<std::fs::File>,
     buf: B,
     pos: u64,
@@ -39,7 +39,7 @@ pub(super) async fn read_at<B: IoBufMut>(
     read_overlapped(file.as_raw_handle(), buf, pos).await
 }
 
-pub(super) async fn write_at<B: IoBuf>(
+pub(crate) async fn write_at<B: IoBuf>(
     file: &Arc<std::fs::File>,
     buf: B,
     pos: u64,
@@ -54,7 +54,7 @@ pub(super) async fn write_at<B: IoBuf>(
 /// not to queue a completion packet to the port, and the call waits on the
 /// event instead. (Wine queues no packet for this ioctl at all, so it could
 /// not go through the port anyway.)
-pub(super) fn set_sparse(file: &std::fs::File) -> io::Result<()> {
+pub(crate) fn set_sparse(file: &std::fs::File) -> io::Result<()> {
     // SAFETY: a manual-reset, unnamed event with default security.
     let event = unsafe { CreateEventW(std::ptr::null(), 1, 0, std::ptr::null()) };
     if event.is_null() {

@@ -10,14 +10,14 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use crate::buf::{self, IoBuf, IoBufMut};
-use crate::driver::blocking_pool::spawn_blocking;
+use crate::runtime::spawn_blocking;
 
-pub(super) fn add_open_flags(o: &mut std::fs::OpenOptions) {
+pub(crate) fn add_open_flags(o: &mut std::fs::OpenOptions) {
     use std::os::unix::fs::OpenOptionsExt;
     o.custom_flags(libc::O_CLOEXEC);
 }
 
-pub(super) fn prepare(_file: &std::fs::File) -> io::Result<()> {
+pub(crate) fn prepare(_file: &std::fs::File) -> io::Result<()> {
     Ok(())
 }
 
@@ -45,7 +45,7 @@ fn retry(mut call: impl FnMut() -> isize) -> io::Result<usize> {
     }
 }
 
-pub(super) async fn read_at<B: IoBufMut>(
+pub(crate) async fn read_at<B: IoBufMut>(
     file: &Arc<std::fs::File>,
     mut buf: B,
     pos: u64,
@@ -85,7 +85,7 @@ pub(super) async fn read_at<B: IoBufMut>(
     }
 }
 
-pub(super) async fn write_at<B: IoBuf>(
+pub(crate) async fn write_at<B: IoBuf>(
     file: &Arc<std::fs::File>,
     buf: B,
     pos: u64,
@@ -109,6 +109,6 @@ pub(super) async fn write_at<B: IoBuf>(
 }
 
 /// Linux file systems keep unwritten ranges as holes without being asked.
-pub(super) fn set_sparse(_file: &std::fs::File) -> io::Result<()> {
+pub(crate) fn set_sparse(_file: &std::fs::File) -> io::Result<()> {
     Ok(())
 }

@@ -1,0 +1,5 @@
+//! Linux: files on the blocking pool, children through pidfds and
+//! nonblocking pipes on the readiness waits.
+
+pub(crate) mod fs;
+pub(crate) mod process;

@@ -1,0 +1,5 @@
+//! Windows: files and child pipes as overlapped I/O on the runtime's
+//! completion port, child exit through `wait_for_object`.
+
+pub(crate) mod fs;
+pub(crate) mod process;
