@@ -34,7 +34,7 @@ fn dispatch_one(key: usize, overlapped: usize) {
 fn monitor_packets_arrive_in_order_with_their_values() {
     oneport::run(async {
         let mut m = monitor_completion_key();
-        assert!(m.key() >= 4, "monitor keys start above oneport's own");
+        assert!(m.key() >= 5, "monitor keys start above oneport's own");
         assert_eq!(statistics().completion_key_monitors, 1);
         for i in 0..10u32 {
             post(m.key(), i * 100, 0x1000 + i as usize);
@@ -111,4 +111,19 @@ fn current_iocp_is_the_runtimes_port() {
     assert_eq!(a, b);
     let c = oneport::run(async { current_iocp() as usize });
     assert!(a != 0 && c != 0);
+}
+
+#[test]
+#[should_panic(expected = "completion key 4 is reserved for oneport's object waits")]
+fn a_foreign_packet_on_the_object_wait_key_panics_saying_the_key_is_reserved() {
+    // No wait was ever started: the id names nothing.
+    dispatch_one(4, 0xdead_beef);
+}
+
+#[test]
+fn monitor_keys_start_above_the_reserved_ones() {
+    oneport::run(async {
+        let m = monitor_completion_key();
+        assert!(m.key() >= 5, "monitor key {} collides with 0-4", m.key());
+    });
 }

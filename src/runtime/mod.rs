@@ -51,6 +51,15 @@ use timers::Timers;
 /// on the thread that created it.
 ///
 /// A `Runtime` is `!Send`; run one per thread for several cores.
+///
+/// # Dropping
+/// Dropping a runtime drops every task it still owns. Kernel operations
+/// still in flight are cancelled; on Windows the driver then waits for the
+/// kernel to give their memory back, for at most 2 seconds per subsystem
+/// (AFD polls, then overlapped operations). What has not come back by then
+/// is leaked, never freed under the kernel, and reported as a warning
+/// through the [`log`](https://docs.rs/log) facade with target `"oneport"`
+/// (install any logger to see it). No other output is written.
 pub struct Runtime {
     inner: Rc<Inner>,
 }

@@ -68,22 +68,30 @@ impl Shared {
     }
 
     /// Marks the main future as woken.
+    ///
+    /// Both halves of this handshake with [`prepare_to_sleep`] are SeqCst:
+    /// this side stores `main_woken` then reads `notified`, that side stores
+    /// `notified` then reads `main_woken` (a store-buffer pattern). With a
+    /// weaker order on either side both reads may see the old values: the
+    /// waker would not post and the runtime would sleep through the wake.
+    ///
+    /// [`prepare_to_sleep`]: Shared::prepare_to_sleep
     pub(crate) fn wake_main(&self) {
-        self.main_woken.store(true, Ordering::Release);
+        self.main_woken.store(true, Ordering::SeqCst);
         if !self.on_owner_thread() {
             self.notify();
         }
     }
 
     fn notify(&self) {
-        if !self.notified.swap(true, Ordering::AcqRel) {
+        if !self.notified.swap(true, Ordering::SeqCst) {
             self.waker.force_wakeup();
         }
     }
 
     /// Takes the woken flag of the main future.
     pub(crate) fn take_main_woken(&self) -> bool {
-        self.main_woken.swap(false, Ordering::AcqRel)
+        self.main_woken.swap(false, Ordering::SeqCst)
     }
 
     /// Moves every queued runnable into `batch` (one lock per batch).

@@ -1,6 +1,6 @@
 //! The completion-key space and the user's key monitors.
 //!
-//! Keys 0-3 are oneport's own (WINDOWS.md rule 2). From 4 up, keys are handed
+//! Keys 0-4 are oneport's own (WINDOWS.md rule 2). From 5 up, keys are handed
 //! to `monitor_completion_key()` callers from a counter and never reused, so
 //! a late packet for a dropped monitor can never reach a new one: it is
 //! discarded and counted. A key above the counter was never handed out; a
@@ -30,8 +30,10 @@ pub(crate) const KEY_OVERLAPPED: usize = 1;
 pub(crate) const KEY_LATE_CANCEL: usize = 2;
 /// Posted by `force_wakeup`.
 pub(crate) const KEY_WAKEUP: usize = 3;
+/// A waited-on kernel object was signalled (`wait_for_object`).
+pub(crate) const KEY_OBJECT_WAIT: usize = 4;
 /// The first key handed to a monitor.
-pub(crate) const FIRST_USER_KEY: usize = 4;
+pub(crate) const FIRST_USER_KEY: usize = 5;
 
 pub(crate) struct Monitors {
     next_key: Cell<usize>,
@@ -62,18 +64,6 @@ impl Monitors {
                 .expect("oneport: completion keys exhausted"),
         );
         self.live.borrow_mut().insert(key, MonitorQueue::default());
-        key
-    }
-
-    /// A fresh key from the monitor range for one of oneport's own
-    /// subsystems (the waitable-handle waits): never handed to a monitor,
-    /// not counted as one. The subsystem dispatches it before `on_packet`.
-    pub(crate) fn reserve(&self) -> usize {
-        let key = self.next_key.get();
-        self.next_key.set(
-            key.checked_add(1)
-                .expect("oneport: completion keys exhausted"),
-        );
         key
     }
 

@@ -11,12 +11,8 @@
 //! | 1   | an overlapped operation finished | `overlapped` |
 //! | 2   | a cancel came too late (late-cancel marker) | `overlapped` |
 //! | 3   | a wakeup from another thread | `port` |
-//! | 4.. | a user's completion-key monitor | `keys` |
-//! | one key of 4.., reserved at start | a waited-on object was signalled | `wait` |
-//!
-//! The wait subsystem takes the first key of the monitor range when the
-//! driver starts (`Monitors::reserve`), so no monitor is ever given it and
-//! the partition of rule 2 holds.
+//! | 4   | a waited-on object was signalled | `wait` |
+//! | 5.. | a user's completion-key monitor, never reused | `keys` |
 //!
 //! The subsystems are private: the run loop and `lowlevel` reach them only
 //! through the methods below (the [`Driver`](super::Driver) and
@@ -53,7 +49,7 @@ pub(crate) use port::DriverWaker;
 pub(crate) use wait::{Started, WaitId};
 
 use super::{Completions, DriverStats, Interest, OpId, OpWaiter, RawSock, WaitToken};
-use keys::{Monitors, KEY_AFD, KEY_LATE_CANCEL, KEY_OVERLAPPED, KEY_WAKEUP};
+use keys::{Monitors, KEY_AFD, KEY_LATE_CANCEL, KEY_OBJECT_WAIT, KEY_OVERLAPPED, KEY_WAKEUP};
 use port::{Port, MAX_ENTRIES};
 
 pub(crate) struct Driver {
@@ -73,7 +69,7 @@ impl super::Driver for Driver {
     fn new() -> io::Result<Driver> {
         let port = Port::new()?;
         let monitors = Monitors::new();
-        let waits = wait::Waits::new(monitors.reserve(), port.handle());
+        let waits = wait::Waits::new(port.handle());
         Ok(Driver {
             afd: afd::Afd::new(port.handle())?,
             overlapped: overlapped::Overlapped::new(port.handle()),
@@ -102,7 +98,7 @@ impl super::Driver for Driver {
                 KEY_OVERLAPPED => self.overlapped.on_completion(entry, &mut wake),
                 KEY_LATE_CANCEL => self.overlapped.on_late_cancel(entry, &mut wake),
                 KEY_WAKEUP => self.port.wakeup_dequeued(),
-                k if k == self.waits.key() => wake.extend(self.waits.on_packet(entry)),
+                KEY_OBJECT_WAIT => wake.extend(self.waits.on_packet(entry)),
                 _ => wake.extend(self.monitors.on_packet(entry)),
             }
         }

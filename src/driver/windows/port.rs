@@ -58,14 +58,31 @@ pub(crate) struct DriverWaker(Arc<PortShared>);
 impl crate::driver::ForceWakeup for DriverWaker {
     /// Posts one wakeup packet unless one is already queued.
     fn force_wakeup(&self) {
-        if self.0.wakeup_pending.swap(true, Ordering::AcqRel) {
+        self.0.wake_with(|h| {
+            // SAFETY: the caller holds the read lock, which keeps the port
+            // open for the call; a null OVERLAPPED is allowed for posted
+            // packets.
+            unsafe { PostQueuedCompletionStatus(h, 0, KEY_WAKEUP, std::ptr::null()) != 0 }
+        });
+    }
+}
+
+impl PortShared {
+    /// Posts a wakeup with `post` unless one is already queued. A post that
+    /// fails (the system is out of memory for packets, say) leaves no packet
+    /// behind, so the pending flag is cleared again: otherwise every later
+    /// wake would think a packet is on its way and none would ever post.
+    fn wake_with(&self, post: impl FnOnce(HANDLE) -> bool) {
+        if self.wakeup_pending.swap(true, Ordering::AcqRel) {
             return;
         }
-        let guard = self.0.handle.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(h) = *guard {
-            // SAFETY: the read lock keeps the port open for the call; a null
-            // OVERLAPPED is allowed for posted packets.
-            unsafe { PostQueuedCompletionStatus(h.0, 0, KEY_WAKEUP, std::ptr::null()) };
+        let guard = self.handle.read().unwrap_or_else(|e| e.into_inner());
+        let posted = match *guard {
+            Some(h) => post(h.0),
+            None => false, // the runtime is gone: nothing to wake
+        };
+        if !posted {
+            self.wakeup_pending.store(false, Ordering::Release);
         }
     }
 }
@@ -242,6 +259,23 @@ pub(crate) fn timeout_ms(timeout: Option<Duration>) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_wakeup_post_does_not_silence_later_wakes() {
+        let port = Port::new().unwrap();
+        let calls = std::cell::Cell::new(0);
+        port.shared.wake_with(|_| {
+            calls.set(calls.get() + 1);
+            false // the post failed
+        });
+        port.shared.wake_with(|_| {
+            calls.set(calls.get() + 1);
+            true
+        });
+        assert_eq!(calls.get(), 2, "the wake after a failed post posted again");
+        // That one succeeded: a third wake collapses into it.
+        port.shared.wake_with(|_| panic!("posted twice"));
+    }
 
     #[test]
     fn timeouts_round_up_and_never_become_infinite() {

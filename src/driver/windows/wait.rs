@@ -1,9 +1,9 @@
 //! Waiting for a kernel object to be signalled (process exit, events, ...)
 //! without a thread of oneport's own (WINDOWS.md rule 27).
 //!
-//! Every wait ends as one completion packet on the runtime's port, under a
-//! key reserved for this subsystem at driver start (taken from the monitor
-//! range, so the key partition of rule 2 holds). The packet's `lpOverlapped`
+//! Every wait ends as one completion packet on the runtime's port, under
+//! key 4 (`KEY_OBJECT_WAIT`), which WINDOWS.md rule 2 reserves for this
+//! subsystem; user monitors start at 5. The packet's `lpOverlapped`
 //! carries the wait's id. Ids come from a counter and are never reused, so a
 //! packet that arrives for a wait which was dropped in the meantime can never
 //! be mistaken for another wait's: it is recognised as stale, discarded and
@@ -44,7 +44,8 @@ use windows_sys::Win32::System::Threading::{
 };
 use windows_sys::Win32::System::IO::{PostQueuedCompletionStatus, OVERLAPPED_ENTRY};
 
-use super::super::DriverStats;
+use super::keys::KEY_OBJECT_WAIT;
+use crate::driver::DriverStats;
 use crate::error::ntstatus_error as nt_error;
 
 /// Names one wait; never reused within a driver. 0 is never handed out.
@@ -127,7 +128,6 @@ fn nt_wait_api() -> Option<NtWaitApi> {
 /// the registration, freed only after `UnregisterWaitEx` returned.
 struct PoolContext {
     port: HANDLE,
-    key: usize,
     id: WaitId,
 }
 
@@ -143,7 +143,9 @@ unsafe extern "system" fn pool_callback(ctx: *mut c_void, _timed_out: bool) {
     // SAFETY: the port stays open while any registration exists (the driver
     // unregisters every wait before closing it); the kernel only copies the
     // id, it never dereferences it.
-    unsafe { PostQueuedCompletionStatus(ctx.port, 0, ctx.key, ctx.id as usize as *const _) };
+    unsafe {
+        PostQueuedCompletionStatus(ctx.port, 0, KEY_OBJECT_WAIT, ctx.id as usize as *const _)
+    };
 }
 
 /// The kernel-side half of one wait.
@@ -196,18 +198,16 @@ struct State {
 
 /// The driver's waitable-handle subsystem.
 pub(crate) struct Waits {
-    key: usize,
     port: HANDLE,
     api: Option<NtWaitApi>,
     state: RefCell<State>,
 }
 
 impl Waits {
-    /// `key` is reserved for this subsystem; `port` must outlive `Waits`
-    /// (the driver drops `Waits` before the port).
-    pub(crate) fn new(key: usize, port: HANDLE) -> Waits {
+    /// `port` must outlive `Waits` (the driver drops `Waits` before the
+    /// port).
+    pub(crate) fn new(port: HANDLE) -> Waits {
         Waits {
-            key,
             port,
             api: nt_wait_api(),
             state: RefCell::new(State {
@@ -215,11 +215,6 @@ impl Waits {
                 ..State::default()
             }),
         }
-    }
-
-    /// The completion key this subsystem's packets carry.
-    pub(crate) fn key(&self) -> usize {
-        self.key
     }
 
     /// Starts waiting for `handle`; `waker` is woken when it is signalled.
@@ -272,7 +267,7 @@ impl Waits {
                 packet,
                 self.port,
                 handle,
-                self.key as *const c_void,
+                KEY_OBJECT_WAIT as *const c_void,
                 id as usize as *const c_void,
                 0,
                 0,
@@ -290,7 +285,6 @@ impl Waits {
     fn register_pool(&self, handle: HANDLE, id: WaitId) -> io::Result<Registration> {
         let ctx = Box::into_raw(Box::new(PoolContext {
             port: self.port,
-            key: self.key,
             id,
         }));
         let mut wait: HANDLE = std::ptr::null_mut();
@@ -362,9 +356,10 @@ impl Waits {
                 None
             }
             _ => panic!(
-                "oneport: object-wait packet (key {:#x}) names wait {id}, which was never \
-                 started (overlapped {:p}, {} bytes)",
-                self.key, entry.lpOverlapped, entry.dwNumberOfBytesTransferred
+                "oneport: internal error: completion key 4 is reserved for oneport's object \
+                 waits, but a packet on it names wait {id}, which was never started \
+                 (overlapped {:p}, {} bytes); do not post packets on keys 0-4",
+                entry.lpOverlapped, entry.dwNumberOfBytesTransferred
             ),
         }
     }

@@ -379,8 +379,9 @@ impl Drop for Afd {
         // Whatever is left is leaked (`InFlight` does not free its memory),
         // and said so: the kernel may still write to it.
         if !st.polls.is_empty() {
-            eprintln!(
-                "oneport: {} AFD poll(s) still in flight {:?} after their helper handles were \
+            log::warn!(
+                target: "oneport",
+                "{} AFD poll(s) still in flight {:?} after their helper handles were \
                  closed; their memory is leaked rather than freed under the kernel",
                 st.polls.len(),
                 super::port::DRAIN_LIMIT

@@ -5,7 +5,8 @@
 //! then the port is drained for their packets for a bounded time (the port
 //! is closed only after this, by the driver). Whatever has not come back by
 //! then may still be written by the kernel: it is leaked, and the count is
-//! reported on stderr. Memory the kernel may write is never freed.
+//! reported as a warning through the `log` facade (target `oneport`).
+//! Memory the kernel may write is never freed.
 
 use windows_sys::Win32::System::IO::CancelIoEx;
 
@@ -77,8 +78,9 @@ impl Drop for Overlapped {
             !ops.is_empty()
         });
         if !ops.is_empty() {
-            eprintln!(
-                "oneport: runtime dropped with {} overlapped operation(s) whose completion never \
+            log::warn!(
+                target: "oneport",
+                "runtime dropped with {} overlapped operation(s) whose completion never \
                  arrived within {:?}; their memory is leaked rather than freed under the kernel",
                 ops.len(),
                 super::super::port::DRAIN_LIMIT
