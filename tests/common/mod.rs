@@ -8,6 +8,8 @@ use std::sync::mpsc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+pub mod stress;
+
 /// Runs `f` on its own thread and fails the test if it has not finished
 /// within `secs` (a generous bound that only catches hangs). A panic in `f`
 /// is resumed here.
