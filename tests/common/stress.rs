@@ -32,7 +32,10 @@ impl Stress {
             }
         };
         let long = std::env::var("ONEPORT_STRESS").is_ok_and(|v| v == "long");
-        eprintln!("{name}: ONEPORT_STRESS_SEED={seed:#x} ({})", if long { "long" } else { "short" });
+        eprintln!(
+            "{name}: ONEPORT_STRESS_SEED={seed:#x} ({})",
+            if long { "long" } else { "short" }
+        );
         Stress { seed, long }
     }
 
@@ -79,7 +82,36 @@ pub fn open_handles() -> usize {
         let mut n = 0u32;
         // SAFETY: GetCurrentProcess returns a pseudo-handle valid for this
         // call; `n` is a valid out pointer.
-        unsafe { GetProcessHandleCount(GetCurrentProcess(), &mut n) };
-        n as usize
+        let ok = unsafe { GetProcessHandleCount(GetCurrentProcess(), &mut n) };
+        if ok != 0 && n != 0 {
+            return n as usize;
+        }
+        // Wine's GetProcessHandleCount reports 0: count the handle values
+        // the process table accepts instead (handles are multiples of 4,
+        // allocated lowest first, so a bound well above what a test opens
+        // sees them all).
+        probe_handles()
     }
+}
+
+/// How many handle values name an open handle: 4, 8, ... until 512 values
+/// in a row name none.
+#[cfg(windows)]
+fn probe_handles() -> usize {
+    use windows_sys::Win32::Foundation::{GetHandleInformation, HANDLE};
+    let (mut count, mut misses, mut value) = (0, 0, 4usize);
+    while misses < 512 {
+        let mut flags = 0u32;
+        // SAFETY: GetHandleInformation only looks the value up in this
+        // process's handle table; an unused value fails with
+        // ERROR_INVALID_HANDLE.
+        if unsafe { GetHandleInformation(value as HANDLE, &mut flags) } != 0 {
+            count += 1;
+            misses = 0;
+        } else {
+            misses += 1;
+        }
+        value += 4;
+    }
+    count
 }
