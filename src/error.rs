@@ -98,3 +98,44 @@ mod tests {
         );
     }
 }
+
+/// Refuses a file operation of `len` bytes at `pos` that would reach past
+/// `i64::MAX`, the largest file offset on both platforms, with a clear
+/// `InvalidInput` before anything is submitted (the kernels' own answers
+/// differ: Linux says `EINVAL`, Windows error 87, and Wine even queues a
+/// completion for the refused call). A `len` of 0 only needs `pos` itself
+/// in range.
+pub(crate) fn check_file_range(pos: u64, len: usize) -> std::io::Result<()> {
+    let max = i64::MAX as u64;
+    match pos.checked_add(len as u64) {
+        Some(end) if end <= max => Ok(()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "file range of {len} byte(s) at offset {pos} reaches past the largest file \
+                 offset, {max}"
+            ),
+        )),
+    }
+}
+
+/// The error of an operation on a handle whose runtime has been dropped.
+#[cfg(windows)]
+pub(crate) fn port_gone() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "oneport: this handle was registered with the completion port of a runtime that has \
+         been dropped; a handle stays bound to that port for life, so open it again on this \
+         runtime",
+    )
+}
+
+/// The error of an operation on a handle bound to another runtime's port.
+#[cfg(windows)]
+pub(crate) fn other_port() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "oneport: this handle is registered with another runtime's completion port; a handle \
+         is bound to one port for life, so use it on the runtime that opened it",
+    )
+}

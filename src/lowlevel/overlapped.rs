@@ -390,3 +390,39 @@ impl<R: 'static> std::fmt::Debug for WaitOverlapped<'_, R> {
             .finish()
     }
 }
+
+/// The runtime whose port a handle was registered with (WINDOWS.md rule 19:
+/// one port per handle, for life). oneport's own handle types keep one and
+/// check it before every operation, so that a `Send` type moved to another
+/// runtime, or used after its runtime was dropped, gets a clear error
+/// instead of a packet on the wrong port (a hang here, a panic there).
+#[derive(Clone, Debug)]
+pub(crate) struct PortBinding(std::sync::Weak<crate::driver::windows::PortTag>);
+
+impl PortBinding {
+    /// Registers `handle` with the current runtime's port
+    /// ([`register_with_iocp`]) and remembers that runtime.
+    ///
+    /// # Panics
+    /// When called outside a oneport runtime.
+    pub(crate) fn register(handle: RawHandle) -> io::Result<PortBinding> {
+        let rt = runtime::current("oneport::lowlevel::register_with_iocp");
+        rt.driver().register_handle(handle)?;
+        Ok(PortBinding(std::sync::Arc::downgrade(
+            rt.driver().port_tag(),
+        )))
+    }
+
+    /// `Ok` when the current runtime is the one the handle is bound to.
+    ///
+    /// # Panics
+    /// When called outside a oneport runtime.
+    pub(crate) fn check(&self) -> io::Result<()> {
+        let rt = runtime::current("oneport overlapped I/O");
+        match self.0.upgrade() {
+            None => Err(crate::error::port_gone()),
+            Some(tag) if std::sync::Arc::ptr_eq(&tag, rt.driver().port_tag()) => Ok(()),
+            Some(_) => Err(crate::error::other_port()),
+        }
+    }
+}
