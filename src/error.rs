@@ -81,6 +81,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn file_ranges_past_the_largest_offset_are_refused() {
+        let max = i64::MAX as u64;
+        assert!(check_file_range(0, usize::MAX.min(1 << 40)).is_ok());
+        assert!(check_file_range(max, 0).is_ok());
+        assert!(check_file_range(max - 4, 4).is_ok());
+        for (pos, len) in [(max - 4, 8), (max + 1, 0), (u64::MAX, 1), (u64::MAX - 4, 8)] {
+            let e = check_file_range(pos, len).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{pos} + {len}");
+            assert_eq!(e.raw_os_error(), None);
+            assert!(e.to_string().contains("largest file offset"), "{e}");
+        }
+    }
+
+    #[test]
     fn closed_resource_is_recognised_and_others_are_not() {
         assert!(is_closed_resource(&closed_resource()));
         assert!(!is_closed_resource(&io::Error::other("x")));
@@ -105,7 +119,9 @@ mod tests {
 /// differ: Linux says `EINVAL`, Windows error 87, and Wine even queues a
 /// completion for the refused call). A `len` of 0 only needs `pos` itself
 /// in range.
-pub(crate) fn check_file_range(pos: u64, len: usize) -> std::io::Result<()> {
+// Until the Linux path (sys/unix/fs.rs) calls it too.
+#[cfg_attr(not(windows), allow(dead_code))]
+pub(crate) fn check_file_range(pos: u64, len: usize) -> io::Result<()> {
     let max = i64::MAX as u64;
     match pos.checked_add(len as u64) {
         Some(end) if end <= max => Ok(()),

@@ -250,3 +250,161 @@ fn a_child_pipe_used_on_another_or_a_dropped_runtime_is_an_error() {
         });
     });
 }
+
+/// A call that reports failure but queued a packet anyway (what an NT
+/// warning status does, and what Wine does for a refused file call),
+/// simulated by a submit closure that queues the packet itself: the
+/// packet is the operation's result, and nothing is freed under it.
+#[test]
+fn a_packet_queued_by_a_call_that_reported_failure_is_its_result() {
+    use windows_sys::Win32::System::IO::PostQueuedCompletionStatus;
+    within(20, || {
+        oneport::run(async {
+            let port = oneport::lowlevel::current_iocp();
+            let (server, _client) = pipe_pair();
+            let h = server.as_raw_handle();
+            register_with_iocp(h).unwrap();
+            for code in [87, 234, 1] {
+                // SAFETY: the closure starts nothing; the packet it posts
+                // names the operation's OVERLAPPED under the overlapped key
+                // (1), as the kernel would, and touches no memory.
+                let (r, res) = unsafe {
+                    oneport::lowlevel::submit_overlapped(h, 7u32, move |ov, _| {
+                        assert_ne!(PostQueuedCompletionStatus(port as _, 5, 1, ov), 0);
+                        Err(io::Error::from_raw_os_error(code))
+                    })
+                }
+                .await;
+                assert_eq!(res, 7);
+                assert_eq!(r.unwrap(), 5, "the packet's result (code {code})");
+            }
+            // And a refusal with no packet still comes back at once.
+            // SAFETY: the closure starts nothing and queues nothing.
+            let (r, _) = unsafe {
+                oneport::lowlevel::submit_overlapped(h, (), |_, _| {
+                    Err(io::Error::from_raw_os_error(6))
+                })
+            }
+            .await;
+            assert_eq!(r.unwrap_err().raw_os_error(), Some(6));
+            oneport::time::sleep(std::time::Duration::from_millis(5)).await;
+            let s = statistics();
+            assert_eq!((s.tasks_waiting_overlapped, s.overlapped_orphaned), (0, 0));
+        });
+    });
+}
+
+/// A connected overlapped byte pipe (server, client).
+fn pipe_pair() -> (
+    std::os::windows::io::OwnedHandle,
+    std::os::windows::io::OwnedHandle,
+) {
+    use std::os::windows::io::FromRawHandle;
+    use windows_sys::Win32::Foundation::{GENERIC_READ, GENERIC_WRITE, INVALID_HANDLE_VALUE};
+    use windows_sys::Win32::Storage::FileSystem::{CreateFileW, OPEN_EXISTING, PIPE_ACCESS_DUPLEX};
+    use windows_sys::Win32::System::Pipes::{CreateNamedPipeW, PIPE_TYPE_BYTE, PIPE_WAIT};
+    let name: Vec<u16> = pipe_name("raw").encode_utf16().chain(Some(0)).collect();
+    // SAFETY: a NUL-terminated name; the handles are checked, then owned.
+    unsafe {
+        let server = CreateNamedPipeW(
+            name.as_ptr(),
+            PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
+            PIPE_TYPE_BYTE | PIPE_WAIT,
+            1,
+            4096,
+            4096,
+            0,
+            std::ptr::null(),
+        );
+        assert_ne!(server, INVALID_HANDLE_VALUE);
+        let client = CreateFileW(
+            name.as_ptr(),
+            GENERIC_READ | GENERIC_WRITE,
+            0,
+            std::ptr::null(),
+            OPEN_EXISTING,
+            FILE_FLAG_OVERLAPPED,
+            std::ptr::null_mut(),
+        );
+        assert_ne!(client, INVALID_HANDLE_VALUE);
+        (
+            std::os::windows::io::OwnedHandle::from_raw_handle(server),
+            std::os::windows::io::OwnedHandle::from_raw_handle(client),
+        )
+    }
+}
+
+/// Everything logged in this binary (the logger is process-wide).
+struct Capture(std::sync::Mutex<Vec<(log::Level, String, String)>>);
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((r.level(), r.target().to_string(), r.args().to_string()));
+    }
+    fn flush(&self) {}
+}
+
+fn capture() -> &'static Capture {
+    static C: std::sync::OnceLock<&'static Capture> = std::sync::OnceLock::new();
+    C.get_or_init(|| {
+        let c: &'static Capture = Box::leak(Box::new(Capture(std::sync::Mutex::new(Vec::new()))));
+        log::set_logger(c).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+        c
+    })
+}
+
+/// A `CancelIoEx` that fails for another reason than "already finished"
+/// (here: the handle was closed under the operation) is reported through
+/// `log`, not swallowed; the operation's packet still frees it.
+#[test]
+fn a_failed_cancel_is_reported_through_log() {
+    use oneport::lowlevel::OverlappedOp;
+    use windows_sys::Win32::Storage::FileSystem::ReadFile;
+    let log = capture();
+    within(20, || {
+        oneport::run(async {
+            let (server, client) = pipe_pair();
+            let h = server.as_raw_handle();
+            register_with_iocp(h).unwrap();
+            // SAFETY: one ReadFile into the operation's own buffer.
+            let op = unsafe {
+                OverlappedOp::start(h, [0u8; 8], move |ov, buf: &mut [u8; 8]| {
+                    if ReadFile(h, buf.as_mut_ptr(), 8, std::ptr::null_mut(), ov) == 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                })
+            }
+            .unwrap();
+            // Close the handle (which cancels the read), then give up on the
+            // operation before its packet is dequeued: CancelIoEx now fails
+            // with an invalid handle.
+            drop(server);
+            drop(op);
+            for _ in 0..100 {
+                if statistics().overlapped_orphaned == 0 {
+                    break;
+                }
+                oneport::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            assert_eq!(statistics().overlapped_orphaned, 0, "freed by its packet");
+            drop(client);
+        });
+    });
+    let logged = log.0.lock().unwrap();
+    assert!(
+        logged
+            .iter()
+            .any(|(level, target, msg)| *level == log::Level::Warn
+                && target == "oneport"
+                && msg.contains("CancelIoEx")),
+        "{logged:?}"
+    );
+}
