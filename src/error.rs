@@ -76,43 +76,6 @@ pub(crate) fn ntstatus_to_win32(status: windows_sys::Win32::Foundation::NTSTATUS
     unsafe { windows_sys::Win32::Foundation::RtlNtStatusToDosError(status) }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_ranges_past_the_largest_offset_are_refused() {
-        let max = i64::MAX as u64;
-        assert!(check_file_range(0, usize::MAX.min(1 << 40)).is_ok());
-        assert!(check_file_range(max, 0).is_ok());
-        assert!(check_file_range(max - 4, 4).is_ok());
-        for (pos, len) in [(max - 4, 8), (max + 1, 0), (u64::MAX, 1), (u64::MAX - 4, 8)] {
-            let e = check_file_range(pos, len).unwrap_err();
-            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{pos} + {len}");
-            assert_eq!(e.raw_os_error(), None);
-            assert!(e.to_string().contains("largest file offset"), "{e}");
-        }
-    }
-
-    #[test]
-    fn closed_resource_is_recognised_and_others_are_not() {
-        assert!(is_closed_resource(&closed_resource()));
-        assert!(!is_closed_resource(&io::Error::other("x")));
-        assert!(!is_closed_resource(&io::Error::from_raw_os_error(1)));
-        assert_eq!(resource_busy("to read").kind(), io::ErrorKind::ResourceBusy);
-        assert!(is_closed_resource(&copy_error(&closed_resource())));
-        assert_eq!(
-            copy_error(&io::Error::from_raw_os_error(9)).raw_os_error(),
-            Some(9)
-        );
-        let other = copy_error(&io::Error::new(io::ErrorKind::TimedOut, "late"));
-        assert_eq!(
-            (other.kind(), other.to_string()),
-            (io::ErrorKind::TimedOut, "late".into())
-        );
-    }
-}
-
 /// Refuses a file operation of `len` bytes at `pos` that would reach past
 /// `i64::MAX`, the largest file offset on both platforms, with a clear
 /// `InvalidInput` before anything is submitted (the kernels' own answers
@@ -154,4 +117,41 @@ pub(crate) fn other_port() -> io::Error {
         "oneport: this handle is registered with another runtime's completion port; a handle \
          is bound to one port for life, so use it on the runtime that opened it",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_ranges_past_the_largest_offset_are_refused() {
+        let max = i64::MAX as u64;
+        assert!(check_file_range(0, 1 << 40).is_ok());
+        assert!(check_file_range(max, 0).is_ok());
+        assert!(check_file_range(max - 4, 4).is_ok());
+        for (pos, len) in [(max - 4, 8), (max + 1, 0), (u64::MAX, 1), (u64::MAX - 4, 8)] {
+            let e = check_file_range(pos, len).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{pos} + {len}");
+            assert_eq!(e.raw_os_error(), None);
+            assert!(e.to_string().contains("largest file offset"), "{e}");
+        }
+    }
+
+    #[test]
+    fn closed_resource_is_recognised_and_others_are_not() {
+        assert!(is_closed_resource(&closed_resource()));
+        assert!(!is_closed_resource(&io::Error::other("x")));
+        assert!(!is_closed_resource(&io::Error::from_raw_os_error(1)));
+        assert_eq!(resource_busy("to read").kind(), io::ErrorKind::ResourceBusy);
+        assert!(is_closed_resource(&copy_error(&closed_resource())));
+        assert_eq!(
+            copy_error(&io::Error::from_raw_os_error(9)).raw_os_error(),
+            Some(9)
+        );
+        let other = copy_error(&io::Error::new(io::ErrorKind::TimedOut, "late"));
+        assert_eq!(
+            (other.kind(), other.to_string()),
+            (io::ErrorKind::TimedOut, "late".into())
+        );
+    }
 }
