@@ -9,7 +9,7 @@
 //! |-----|---------|------------|
 //! | 0   | an AFD poll finished (socket readiness) | `afd` |
 //! | 1   | an overlapped operation finished | `overlapped` |
-//! | 2   | a cancel came too late (late-cancel marker) | `overlapped` |
+//! | 2   | a cancel came too late (late-cancel marker), or a probe after a refused submission | `overlapped` |
 //! | 3   | a wakeup from another thread | `port` |
 //! | 4   | a waited-on object was signalled | `wait` |
 //! | 5.. | a user's completion-key monitor, never reused | `keys` |
