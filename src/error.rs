@@ -76,9 +76,66 @@ pub(crate) fn ntstatus_to_win32(status: windows_sys::Win32::Foundation::NTSTATUS
     unsafe { windows_sys::Win32::Foundation::RtlNtStatusToDosError(status) }
 }
 
+/// Refuses a file operation of `len` bytes at `pos` that would reach past
+/// `i64::MAX`, the largest file offset on both platforms, with a clear
+/// `InvalidInput` before anything is submitted (the kernels' own answers
+/// differ: Linux says `EINVAL`, Windows error 87, and Wine even queues a
+/// completion for the refused call). A `len` of 0 only needs `pos` itself
+/// in range.
+// Until the Linux path (sys/unix/fs.rs) calls it too.
+#[cfg_attr(not(windows), allow(dead_code))]
+pub(crate) fn check_file_range(pos: u64, len: usize) -> io::Result<()> {
+    let max = i64::MAX as u64;
+    match pos.checked_add(len as u64) {
+        Some(end) if end <= max => Ok(()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "file range of {len} byte(s) at offset {pos} reaches past the largest file \
+                 offset, {max}"
+            ),
+        )),
+    }
+}
+
+/// The error of an operation on a handle whose runtime has been dropped.
+#[cfg(windows)]
+pub(crate) fn port_gone() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "oneport: this handle was registered with the completion port of a runtime that has \
+         been dropped; a handle stays bound to that port for life, so open it again on this \
+         runtime",
+    )
+}
+
+/// The error of an operation on a handle bound to another runtime's port.
+#[cfg(windows)]
+pub(crate) fn other_port() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "oneport: this handle is registered with another runtime's completion port; a handle \
+         is bound to one port for life, so use it on the runtime that opened it",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_ranges_past_the_largest_offset_are_refused() {
+        let max = i64::MAX as u64;
+        assert!(check_file_range(0, 1 << 40).is_ok());
+        assert!(check_file_range(max, 0).is_ok());
+        assert!(check_file_range(max - 4, 4).is_ok());
+        for (pos, len) in [(max - 4, 8), (max + 1, 0), (u64::MAX, 1), (u64::MAX - 4, 8)] {
+            let e = check_file_range(pos, len).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{pos} + {len}");
+            assert_eq!(e.raw_os_error(), None);
+            assert!(e.to_string().contains("largest file offset"), "{e}");
+        }
+    }
 
     #[test]
     fn closed_resource_is_recognised_and_others_are_not() {

@@ -158,11 +158,13 @@ pub async fn write_overlapped<B: IoBuf>(
 /// packet is dequeued; `submit` receives pointers to both and makes the call.
 /// It returns `Ok(())` when the call succeeded, or
 /// `Err(io::Error::last_os_error())` when it returned failure.
-/// `ERROR_IO_PENDING` (and `ERROR_MORE_DATA`, a warning for which a packet
-/// is queued too) mean the operation is under way; any other error means
-/// nothing was started, and comes back at once with the resources. The
-/// result is the byte count of the completion, or its error (WINDOWS.md rule
-/// 22; an abort caused by another task closing the handle is a
+/// `ERROR_IO_PENDING` means the operation is under way. After any other
+/// error the runtime asks its port, without waiting, whether the call queued
+/// a completion packet anyway (NT warning statuses such as `ERROR_MORE_DATA`
+/// do, and Wine does for some refused file calls): if it did, the result is
+/// that packet's; if not, the error comes back at once with the resources.
+/// The result is the byte count of the completion, or its error (WINDOWS.md
+/// rule 22; an abort caused by another task closing the handle is a
 /// [`ClosedResource`](crate::ClosedResource) error).
 ///
 /// The `OVERLAPPED` type is windows-sys 0.61's; `.cast()` the pointer for
@@ -171,14 +173,15 @@ pub async fn write_overlapped<B: IoBuf>(
 ///
 /// # Safety
 /// - `submit` starts at most one overlapped operation, on `handle`, using
-///   the `OVERLAPPED` it is given (zeroed; it may set the offset or other
-///   input fields before the call).
+///   the `OVERLAPPED` it is given (zeroed but for `Internal`, preset to
+///   `STATUS_PENDING` as kernel32 does; it may set the offset or other input
+///   fields before the call).
 /// - That operation reads or writes only memory inside `resources` (whose
 ///   address is fixed from the moment `submit` is called) or memory that
 ///   outlives it: once the future is dropped, nothing else is kept alive.
-/// - If `submit` reports an error other than `ERROR_IO_PENDING` or
-///   `ERROR_MORE_DATA`, no operation is in progress and no completion packet
-///   will be queued for that `OVERLAPPED`.
+/// - If `submit` reports an error other than `ERROR_IO_PENDING`, the
+///   operation is not in progress: it never started, or it finished within
+///   the call (any packet it queued is queued before `submit` returns).
 /// - `handle` stays open while the operation runs, or is closed (which
 ///   cancels it); it must not be closed and its value reused meanwhile.
 ///
@@ -388,5 +391,41 @@ impl<R: 'static> std::fmt::Debug for WaitOverlapped<'_, R> {
         f.debug_struct("WaitOverlapped")
             .field("op", self.op)
             .finish()
+    }
+}
+
+/// The runtime whose port a handle was registered with (WINDOWS.md rule 19:
+/// one port per handle, for life). oneport's own handle types keep one and
+/// check it before every operation, so that a `Send` type moved to another
+/// runtime, or used after its runtime was dropped, gets a clear error
+/// instead of a packet on the wrong port (a hang here, a panic there).
+#[derive(Clone, Debug)]
+pub(crate) struct PortBinding(std::sync::Weak<crate::driver::windows::PortTag>);
+
+impl PortBinding {
+    /// Registers `handle` with the current runtime's port
+    /// ([`register_with_iocp`]) and remembers that runtime.
+    ///
+    /// # Panics
+    /// When called outside a oneport runtime.
+    pub(crate) fn register(handle: RawHandle) -> io::Result<PortBinding> {
+        let rt = runtime::current("oneport::lowlevel::register_with_iocp");
+        rt.driver().register_handle(handle)?;
+        Ok(PortBinding(std::sync::Arc::downgrade(
+            rt.driver().port_tag(),
+        )))
+    }
+
+    /// `Ok` when the current runtime is the one the handle is bound to.
+    ///
+    /// # Panics
+    /// When called outside a oneport runtime.
+    pub(crate) fn check(&self) -> io::Result<()> {
+        let rt = runtime::current("oneport overlapped I/O");
+        match self.0.upgrade() {
+            None => Err(crate::error::port_gone()),
+            Some(tag) if std::sync::Arc::ptr_eq(&tag, rt.driver().port_tag()) => Ok(()),
+            Some(_) => Err(crate::error::other_port()),
+        }
     }
 }

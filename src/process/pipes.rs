@@ -17,6 +17,13 @@ use crate::sys::process::{PipeReader, PipeWriter};
 ///
 /// If the child closes its stdin (or exits) while we write, the write fails
 /// with `io::ErrorKind::BrokenPipe`.
+///
+/// On Windows a write returns once its bytes (up to 1 MiB) were copied and
+/// handed to the pipe as one overlapped write, the write semantics of every
+/// oneport pipe; if that write then fails, the next `write`, `flush` or
+/// [`close`](ChildStdin::close) reports the error. No error is dropped, and
+/// a write future given up on never leaves bytes half-taken: call `close`
+/// to know that everything was written.
 pub struct ChildStdin {
     inner: PipeWriter,
 }

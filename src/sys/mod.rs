@@ -26,7 +26,7 @@ pub(crate) use unix::{fs, process};
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub(crate) use windows::{fs, process};
+pub(crate) use windows::{fs, process, stream};
 
 use std::future::Future;
 use std::io;

@@ -9,7 +9,7 @@
 //! |-----|---------|------------|
 //! | 0   | an AFD poll finished (socket readiness) | `afd` |
 //! | 1   | an overlapped operation finished | `overlapped` |
-//! | 2   | a cancel came too late (late-cancel marker) | `overlapped` |
+//! | 2   | a cancel came too late (late-cancel marker), or a probe after a refused submission | `overlapped` |
 //! | 3   | a wakeup from another thread | `port` |
 //! | 4   | a waited-on object was signalled | `wait` |
 //! | 5.. | a user's completion-key monitor, never reused | `keys` |
@@ -44,7 +44,7 @@ use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::System::IO::{OVERLAPPED, OVERLAPPED_ENTRY};
 
 pub use keys::CompletionKeyEventInfo;
-pub(crate) use overlapped::Outcome;
+pub(crate) use overlapped::{Outcome, PortTag};
 pub(crate) use port::DriverWaker;
 pub(crate) use wait::{Started, WaitId};
 
@@ -85,8 +85,13 @@ impl super::Driver for Driver {
     }
 
     fn get_events(&self, timeout: Option<Duration>) -> usize {
-        self.port
-            .get_events(timeout, &mut self.entries.borrow_mut())
+        let mut entries = self.entries.borrow_mut();
+        // Packets dequeued while probing a failed submission come first, in
+        // their order, without waiting (see `overlapped`).
+        if self.overlapped.take_stashed(&mut entries) {
+            return entries.len();
+        }
+        self.port.get_events(timeout, &mut entries)
     }
 
     fn process_events(&self, n: usize) {
@@ -142,6 +147,24 @@ impl super::Driver for Driver {
     }
 }
 
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Packets a submission probe dequeued during the last turn of the
+        // loop go to their subsystems first, so that each subsystem's own
+        // shutdown drain accounts for all of its packets.
+        loop {
+            let n = {
+                let mut entries = self.entries.borrow_mut();
+                if !self.overlapped.take_stashed(&mut entries) {
+                    break;
+                }
+                entries.len()
+            };
+            super::Driver::process_events(self, n);
+        }
+    }
+}
+
 impl Completions for Driver {
     type Outcome = Outcome;
 
@@ -184,6 +207,11 @@ impl Driver {
     /// Rule 19: associates `handle` with the port for overlapped I/O.
     pub(crate) fn register_handle(&self, handle: HANDLE) -> io::Result<()> {
         self.overlapped.register(handle)
+    }
+
+    /// This port's identity, for handles bound to it (dies with the driver).
+    pub(crate) fn port_tag(&self) -> &std::sync::Arc<PortTag> {
+        self.overlapped.tag()
     }
 
     /// Starts one owned overlapped operation; see

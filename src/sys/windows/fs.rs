@@ -7,10 +7,20 @@
 //! no shared file position. Completions are always waited for through the
 //! port (`FILE_SKIP_COMPLETION_PORT_ON_SUCCESS` is not set: Wine completes
 //! file I/O through the pending path anyway).
+//!
+//! The handle is bound to the port of the runtime that opened it, but
+//! `fs::File` is `Send`. Each registration is remembered by handle value
+//! (`BOUND`) and checked before every read and write, so a `File` used on
+//! another runtime, or after its runtime was dropped, gets a clear error.
+//! The table is keyed by handle value because `fs::File` (which holds only
+//! the standard file) is shared with Linux: an entry is overwritten when a
+//! new `File` gets a reused value, so a live `File`'s entry is always its
+//! own; entries of closed handles stay, a few bytes each, until reused.
 
+use std::collections::HashMap;
 use std::io;
 use std::os::windows::io::AsRawHandle;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use windows_sys::Win32::Foundation::{CloseHandle, ERROR_IO_PENDING};
 use windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OVERLAPPED;
@@ -19,7 +29,28 @@ use windows_sys::Win32::System::Threading::CreateEventW;
 use windows_sys::Win32::System::IO::{DeviceIoControl, GetOverlappedResult, OVERLAPPED};
 
 use crate::buf::{IoBuf, IoBufMut};
-use crate::lowlevel::{read_overlapped, register_with_iocp, write_overlapped};
+use crate::error::check_file_range;
+use crate::lowlevel::overlapped::PortBinding;
+use crate::lowlevel::{read_overlapped, write_overlapped};
+
+/// The port each open `File`'s handle is bound to, by handle value.
+static BOUND: Mutex<Option<HashMap<usize, PortBinding>>> = Mutex::new(None);
+
+/// The binding of `file`'s handle, if oneport opened it.
+fn check_bound(file: &std::fs::File) -> io::Result<()> {
+    let key = file.as_raw_handle() as usize;
+    let binding = BOUND
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .and_then(|m| m.get(&key).cloned());
+    match binding {
+        Some(b) => b.check(),
+        None => Err(io::Error::other(
+            "oneport: internal error: a file's handle has no recorded port",
+        )),
+    }
+}
 
 pub(crate) fn add_open_flags(o: &mut std::fs::OpenOptions) {
     use std::os::windows::fs::OpenOptionsExt;
@@ -28,7 +59,13 @@ pub(crate) fn add_open_flags(o: &mut std::fs::OpenOptions) {
 
 /// Registers the freshly opened handle with this runtime's port.
 pub(crate) fn prepare(file: &std::fs::File) -> io::Result<()> {
-    register_with_iocp(file.as_raw_handle())
+    let binding = PortBinding::register(file.as_raw_handle())?;
+    BOUND
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(file.as_raw_handle() as usize, binding);
+    Ok(())
 }
 
 pub(crate) async fn read_at<B: IoBufMut>(
@@ -36,6 +73,11 @@ pub(crate) async fn read_at<B: IoBufMut>(
     buf: B,
     pos: u64,
 ) -> (io::Result<usize>, B) {
+    // What read_overlapped asks for: the spare capacity, at most u32::MAX.
+    let len = (buf.bytes_total() - buf.bytes_init()).min(u32::MAX as usize);
+    if let Err(e) = check_file_range(pos, len).and_then(|()| check_bound(file)) {
+        return (Err(e), buf);
+    }
     read_overlapped(file.as_raw_handle(), buf, pos).await
 }
 
@@ -44,6 +86,10 @@ pub(crate) async fn write_at<B: IoBuf>(
     buf: B,
     pos: u64,
 ) -> (io::Result<usize>, B) {
+    let len = buf.bytes_init().min(u32::MAX as usize);
+    if let Err(e) = check_file_range(pos, len).and_then(|()| check_bound(file)) {
+        return (Err(e), buf);
+    }
     write_overlapped(file.as_raw_handle(), buf, pos).await
 }
 

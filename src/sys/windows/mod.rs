@@ -3,3 +3,4 @@
 
 pub(crate) mod fs;
 pub(crate) mod process;
+pub(crate) mod stream;

@@ -9,12 +9,12 @@
 //! block the whole runtime, each end is checked when it is wrapped
 //! (`FileModeInformation`) and refused with a clear error if it is not
 //! asynchronous. A handle is registered with the runtime's port on its
-//! first I/O, so a child can be spawned outside a runtime.
+//! first I/O, so a child can be spawned outside a runtime; from then on it
+//! is bound to that runtime (another one gets a clear error). Both ends are
+//! the shared `OverlappedStream` adapter, with its one write semantics.
 
-use std::future::Future;
 use std::io;
 use std::os::windows::io::{AsRawHandle, OwnedHandle, RawHandle};
-use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use windows_sys::Wdk::Storage::FileSystem::{
@@ -23,7 +23,8 @@ use windows_sys::Wdk::Storage::FileSystem::{
 };
 use windows_sys::Win32::System::IO::IO_STATUS_BLOCK;
 
-use crate::lowlevel::{read_overlapped, register_with_iocp, wait_for_object, write_overlapped};
+use super::stream::OverlappedStream;
+use crate::lowlevel::wait_for_object;
 use crate::sys::{closed_pipe, BoxedWait};
 
 /// Tells when a child has exited: its process handle is signalled.
@@ -46,12 +47,8 @@ impl ExitSignal {
     }
 }
 
-/// Operations on a pipe end carry at most this many bytes at once.
+/// One `poll_write` on a child's stdin takes at most this many bytes.
 const MAX_IO: usize = 1 << 20;
-
-/// An overlapped read or write in flight: the driver owns its buffer until
-/// the completion packet arrives, even if this future is dropped.
-type PendingIo = Pin<Box<dyn Future<Output = (io::Result<usize>, Vec<u8>)>>>;
 
 /// Checks that `h` was opened for overlapped I/O.
 fn check_asynchronous(h: &OwnedHandle) -> io::Result<()> {
@@ -80,26 +77,11 @@ fn check_asynchronous(h: &OwnedHandle) -> io::Result<()> {
     Ok(())
 }
 
-/// Registers `h` with the current runtime's port once.
-fn ensure_registered(registered: &mut bool, h: &OwnedHandle) -> io::Result<()> {
-    if !*registered {
-        register_with_iocp(h.as_raw_handle())?;
-        *registered = true;
-    }
-    Ok(())
-}
-
-/// Our reading end of a child's stdout or stderr.
+/// Our reading end of a child's stdout or stderr: an [`OverlappedStream`]
+/// (reads of the caller's size, nothing lost to a dropped future, end of
+/// output as `Ok(0)`).
 pub(crate) struct PipeReader {
-    // Field order is drop order: a read still in flight is cancelled (the
-    // driver keeps its buffer) before the handle closes.
-    pending: Option<PendingIo>,
-    /// Bytes read but not yet handed out (`data[pos..]`).
-    data: Vec<u8>,
-    pos: usize,
-    eof: bool,
-    registered: bool,
-    handle: OwnedHandle,
+    stream: OverlappedStream,
 }
 
 impl PipeReader {
@@ -114,12 +96,7 @@ impl PipeReader {
     fn new(handle: OwnedHandle) -> io::Result<PipeReader> {
         check_asynchronous(&handle)?;
         Ok(PipeReader {
-            pending: None,
-            data: Vec::new(),
-            pos: 0,
-            eof: false,
-            registered: false,
-            handle,
+            stream: OverlappedStream::unbound(handle, MAX_IO),
         })
     }
 
@@ -128,72 +105,17 @@ impl PipeReader {
         cx: &mut Context<'_>,
         out: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        if self.pos < self.data.len() {
-            return Poll::Ready(Ok(self.take_into(out)));
-        }
-        if self.eof || out.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        if self.pending.is_none() {
-            ensure_registered(&mut self.registered, &self.handle)?;
-            // Read with the caller's size: no fixed internal buffer.
-            let mut buf = std::mem::take(&mut self.data);
-            buf.clear();
-            buf.reserve(out.len().min(MAX_IO));
-            self.pos = 0;
-            self.pending = Some(Box::pin(read_overlapped(
-                self.handle.as_raw_handle(),
-                buf,
-                0,
-            )));
-        }
-        let (res, buf) = ready!(self
-            .pending
-            .as_mut()
-            .expect("a read is pending")
-            .as_mut()
-            .poll(cx));
-        self.pending = None;
-        self.data = buf;
-        self.pos = 0;
-        match res {
-            Ok(0) => {
-                self.eof = true;
-                Poll::Ready(Ok(0))
-            }
-            Ok(_) => Poll::Ready(Ok(self.take_into(out))),
-            // The child closed its end: end of output.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                self.eof = true;
-                Poll::Ready(Ok(0))
-            }
-            Err(e) => Poll::Ready(Err(e)),
-        }
-    }
-
-    fn take_into(&mut self, out: &mut [u8]) -> usize {
-        let n = out.len().min(self.data.len() - self.pos);
-        out[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
-        self.pos += n;
-        n
+        self.stream.poll_read(cx, out)
     }
 }
 
-/// Our writing end of a child's stdin.
-///
-/// A write holds a copy of (up to 1 MiB of) the caller's bytes until its
-/// completion. If the caller gives up on a write (drops its future) and
-/// then writes other bytes, the abandoned write is waited for first and
-/// the new bytes go after it: an abandoned write may still have been
-/// written, as with any cancelled write on Windows.
+/// Our writing end of a child's stdin: an [`OverlappedStream`], with its
+/// write semantics (a `poll_write` accepts up to 1 MiB and starts writing
+/// it; a failure is reported by the next `poll_write`, `poll_flush` or
+/// `poll_close`). Closing flushes, then closes the handle.
 pub(crate) struct PipeWriter {
-    pending: Option<PendingIo>,
-    /// The bytes of the pending write (also kept in its buffer), to tell a
-    /// retry of the same write from a new one.
-    pending_bytes: Vec<u8>,
-    registered: bool,
     /// `None` once closed.
-    handle: Option<OwnedHandle>,
+    stream: Option<OverlappedStream>,
 }
 
 impl PipeWriter {
@@ -201,10 +123,7 @@ impl PipeWriter {
         let handle: OwnedHandle = p.into();
         check_asynchronous(&handle)?;
         Ok(PipeWriter {
-            pending: None,
-            pending_bytes: Vec::new(),
-            registered: false,
-            handle: Some(handle),
+            stream: Some(OverlappedStream::unbound(handle, MAX_IO)),
         })
     }
 
@@ -213,47 +132,22 @@ impl PipeWriter {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            let Some(handle) = &self.handle else {
-                return Poll::Ready(Err(closed_pipe()));
-            };
-            if let Some(p) = &mut self.pending {
-                let (res, _) = ready!(p.as_mut().poll(cx));
-                self.pending = None;
-                let retry = data.starts_with(&self.pending_bytes);
-                self.pending_bytes.clear();
-                if retry {
-                    return Poll::Ready(res);
-                }
-                // An abandoned write finished; now start the new one.
-                continue;
-            }
-            if data.is_empty() {
-                return Poll::Ready(Ok(0));
-            }
-            ensure_registered(&mut self.registered, handle)?;
-            let chunk = &data[..data.len().min(MAX_IO)];
-            self.pending_bytes.extend_from_slice(chunk);
-            let raw = handle.as_raw_handle();
-            self.pending = Some(Box::pin(write_overlapped(raw, chunk.to_vec(), 0)));
+        match &mut self.stream {
+            Some(s) => s.poll_write(cx, data),
+            None => Poll::Ready(Err(closed_pipe())),
         }
     }
 
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // Writes complete only when the pipe took the bytes; an abandoned
-        // one is waited for here.
-        if let Some(p) = &mut self.pending {
-            let (res, _) = ready!(p.as_mut().poll(cx));
-            self.pending = None;
-            self.pending_bytes.clear();
-            res?;
+        match &mut self.stream {
+            Some(s) => s.poll_flush(cx),
+            None => Poll::Ready(Ok(())),
         }
-        Poll::Ready(Ok(()))
     }
 
     pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let flushed = ready!(self.poll_flush(cx));
-        self.handle = None;
+        self.stream = None;
         Poll::Ready(flushed)
     }
 }

@@ -37,9 +37,12 @@
 //! ```
 //!
 //! A pipe's handle is registered with the runtime that created or opened it:
-//! use it on that runtime only.
-
-mod stream;
+//! use it on that runtime only. Used on another runtime, or after its
+//! runtime was dropped, every operation fails with an `InvalidInput` error
+//! that says so. Reads and writes through `futures_io` follow the write
+//! semantics of every oneport pipe (`poll_write` accepts the bytes and
+//! starts one write; its failure is reported by the next `poll_write`,
+//! `poll_flush` or `poll_close`).
 
 use std::ffi::OsStr;
 use std::io;
@@ -63,9 +66,10 @@ use windows_sys::Win32::System::Pipes::{
 };
 
 use crate::buf::{IoBuf, IoBufMut};
-use crate::lowlevel::{register_with_iocp, submit_overlapped};
-pub use stream::MessageRead;
-use stream::PipeIo;
+use crate::lowlevel::overlapped::PortBinding;
+use crate::lowlevel::submit_overlapped;
+pub use crate::sys::stream::MessageRead;
+use crate::sys::stream::OverlappedStream;
 
 /// How a pipe carries data.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -232,9 +236,9 @@ impl ServerOptions {
         }
         // SAFETY: a fresh handle nobody else owns.
         let handle = unsafe { OwnedHandle::from_raw_handle(h) };
-        register_with_iocp(handle.as_raw_handle())?;
+        let binding = PortBinding::register(handle.as_raw_handle())?;
         Ok(NamedPipeServer {
-            io: PipeIo::new(handle),
+            io: OverlappedStream::bound(handle, binding),
         })
     }
 }
@@ -327,21 +331,21 @@ impl ClientOptions {
                 return Err(io::Error::last_os_error());
             }
         }
-        register_with_iocp(handle.as_raw_handle())?;
+        let binding = PortBinding::register(handle.as_raw_handle())?;
         Ok(NamedPipeClient {
-            io: PipeIo::new(handle),
+            io: OverlappedStream::bound(handle, binding),
         })
     }
 }
 
 /// The server end of a named pipe instance.
 pub struct NamedPipeServer {
-    io: PipeIo,
+    io: OverlappedStream,
 }
 
 /// The client end of a named pipe.
 pub struct NamedPipeClient {
-    io: PipeIo,
+    io: OverlappedStream,
 }
 
 impl NamedPipeServer {
@@ -349,6 +353,7 @@ impl NamedPipeServer {
     /// `ConnectNamedPipe`). Returns at once if one is connected already.
     /// Dropping the future stops waiting.
     pub async fn connect(&self) -> io::Result<()> {
+        self.io.check_bound()?;
         let h = self.io.raw();
         // SAFETY: one ConnectNamedPipe on `h` with the given OVERLAPPED and
         // no other memory. ERROR_PIPE_CONNECTED is a failure return for

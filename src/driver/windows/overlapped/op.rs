@@ -66,7 +66,8 @@ impl ErasedMem {
         unsafe { &mut (*self.ptr.cast::<OpMem<R>>()).resources }
     }
 
-    /// The NTSTATUS the kernel left in `OVERLAPPED.Internal`.
+    /// The NTSTATUS the kernel left in `OVERLAPPED.Internal` (still the
+    /// `STATUS_PENDING` preset before the call if it wrote nothing).
     ///
     /// # Safety
     /// The operation's completion must have been dequeued (the kernel is done

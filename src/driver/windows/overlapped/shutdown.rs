@@ -8,72 +8,83 @@
 //! reported as a warning through the `log` facade (target `oneport`).
 //! Memory the kernel may write is never freed.
 
-use windows_sys::Win32::System::IO::CancelIoEx;
-
 use super::super::keys::{KEY_LATE_CANCEL, KEY_OVERLAPPED};
-use super::{OpId, Overlapped};
+use super::state::{Action, Event};
+use super::{handle_is_closed, packet_status, OpId, Overlapped};
 
 impl Drop for Overlapped {
     fn drop(&mut self) {
-        let ops = self.ops.get_mut();
-        if ops.is_empty() {
+        // The driver hands stashed packets to the dispatcher before this
+        // runs; any left (a probe during the last poll) are seen first here.
+        let stashed: Vec<_> = self.stash.get_mut().drain(..).collect();
+        if self.ops.get_mut().is_empty() {
             return;
         }
         // Finished but never collected: free now. Still in the kernel:
-        // cancel (once).
-        let done: Vec<OpId> = ops
-            .iter()
-            .filter(|(_, r)| r.outcome.is_some() && !r.late_cancel_queued)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in done {
-            let rec = ops.remove(&id).expect("present");
-            // SAFETY: the packet was dequeued: the kernel is done.
-            unsafe { rec.mem.free() };
-        }
-        for rec in ops.values_mut() {
-            if rec.outcome.is_none() && !rec.cancel_requested {
-                rec.cancel_requested = true;
-                // SAFETY: the OVERLAPPED is live; a failure changes nothing.
-                unsafe { CancelIoEx(rec.handle, rec.mem.ptr()) };
+        // cancel and orphan (the owners are all gone by now).
+        let ids: Vec<OpId> = self.ops.get_mut().keys().copied().collect();
+        for id in ids {
+            let ops = self.ops.get_mut();
+            let rec = ops.get_mut(&id).expect("present");
+            if rec.state.is_orphan() {
+                continue;
             }
-            rec.orphaned = true;
+            match rec.step(Event::Abandon) {
+                Action::Free => {
+                    let rec = ops.remove(&id).expect("present");
+                    // SAFETY: the packet was dequeued: the kernel is done.
+                    unsafe { rec.mem.free() };
+                }
+                Action::CancelOrphan(_) => self.cancel_orphan_at(id),
+                _ => {}
+            }
         }
 
-        super::super::port::drain(self.port, |batch| {
-            for e in batch {
+        let on_packet =
+            |ops: &mut std::collections::HashMap<OpId, super::Record>,
+             e: &windows_sys::Win32::System::IO::OVERLAPPED_ENTRY| {
                 let id = e.lpOverlapped as OpId;
                 let Some(rec) = ops.get_mut(&id) else {
-                    continue; // another subsystem's packet: nobody waits any more
+                    return; // another subsystem's packet: nobody waits any more
                 };
-                match e.lpCompletionKey {
+                let action = match e.lpCompletionKey {
                     KEY_OVERLAPPED => {
-                        rec.outcome = Some(super::Outcome {
-                            status: 0,
-                            bytes: 0,
-                            cancel_requested: true,
-                            handle_closed: false,
-                        });
-                        if !rec.late_cancel_queued {
-                            let rec = ops.remove(&id).expect("present");
-                            // SAFETY: its packet is dequeued; no marker left.
-                            unsafe { rec.mem.free() };
-                        }
+                        // SAFETY: the packet is dequeued.
+                        let status = unsafe { packet_status(&rec.mem, e) };
+                        let closed = status != 0 && handle_is_closed(rec.handle);
+                        rec.state.step(Event::Packet {
+                            status,
+                            bytes: e.dwNumberOfBytesTransferred as usize,
+                            handle_closed: closed,
+                        })
                     }
-                    KEY_LATE_CANCEL => {
-                        rec.late_cancel_queued = false;
+                    KEY_LATE_CANCEL => rec.state.step(Event::Marker),
+                    _ => return,
+                };
+                match action {
+                    Ok(Action::Free) => {
                         let rec = ops.remove(&id).expect("present");
-                        if rec.outcome.is_some() {
-                            // SAFETY: both packets naming it are dequeued.
-                            unsafe { rec.mem.free() };
-                        } else {
-                            // Never registered: no packet will come. Do not
-                            // panic in a drop; leak it quietly.
-                            rec.mem.leak();
-                        }
+                        // SAFETY: every packet naming the block is dequeued.
+                        unsafe { rec.mem.free() };
                     }
+                    Ok(Action::ForgotRegister) => {
+                        // Never registered: no packet will come. Do not panic in
+                        // a drop; leak it quietly.
+                        ops.remove(&id).expect("present").mem.leak();
+                    }
+                    // Nothing else is possible for orphans; an internal error
+                    // is not raised in a drop (the block just stays listed and
+                    // is leaked below).
                     _ => {}
                 }
+            };
+        let ops = self.ops.get_mut();
+        for e in &stashed {
+            on_packet(ops, e);
+        }
+        super::super::port::drain(self.port, |batch| {
+            for e in batch {
+                on_packet(ops, e);
             }
             !ops.is_empty()
         });
@@ -89,5 +100,14 @@ impl Drop for Overlapped {
                 rec.mem.leak();
             }
         }
+    }
+}
+
+impl Overlapped {
+    /// [`Overlapped::cancel_orphan`] for the record `id`, from `drop`.
+    fn cancel_orphan_at(&mut self, id: OpId) {
+        let mut rec = self.ops.get_mut().remove(&id).expect("present");
+        self.cancel_orphan(&mut rec);
+        self.ops.get_mut().insert(id, rec);
     }
 }

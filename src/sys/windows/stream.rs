@@ -1,27 +1,48 @@
-//! The I/O half shared by both ends of a named pipe.
+//! `OverlappedStream`: one pipe handle's owned-buffer overlapped reads and
+//! writes, adapted to the `futures_io` traits. Named pipes
+//! (`windows::named_pipe`) and a child's pipes (`process`) are both this.
 //!
-//! Owned-buffer reads and writes go straight to `lowlevel::read_overlapped`
-//! / `write_overlapped` with the caller's buffer. The `futures_io` traits
-//! lend a borrowed slice for one poll only, so they keep one owned `Vec<u8>`
-//! per direction, sized to the caller's request (no fixed internal buffer):
+//! # Why an adapter
 //!
-//! - reading: the first `poll_read` starts an overlapped read of
-//!   `buf.len()` bytes into the vector; when it completes the bytes are
-//!   copied out (any the caller no longer has room for are kept for the next
-//!   call);
-//! - writing: `poll_write` first finishes the write in flight (reporting its
-//!   error, if any), then copies the caller's bytes into the vector, starts
-//!   one overlapped write of all of them and reports them as accepted;
-//!   `poll_flush` waits for the write in flight.
+//! The kernel owns a buffer from submission to completion, so overlapped
+//! I/O takes owned buffers (`lowlevel::read_overlapped`); the `futures_io`
+//! traits lend a slice for one poll only. The adapter keeps one owned
+//! `Vec<u8>` per direction, sized to the caller's request (no fixed
+//! internal buffer), and an operation that outlives a dropped future stays
+//! here, in the stream, until it is finished by a later poll.
 //!
-//! Dropping the pipe drops the operations in flight first (their memory stays
-//! with the runtime until the kernel lets go of it), then closes the handle.
+//! # Reads
+//!
+//! `poll_read` starts one overlapped read of `buf.len()` bytes (a read in
+//! flight from an earlier, dropped poll is continued instead); once it
+//! completes the bytes are copied out, and any that no longer fit are kept
+//! for the next call. No byte read is ever lost to a dropped future. The end
+//! of the stream (the other end closed or, for a named pipe, disconnected)
+//! reads as `Ok(0)`.
+//!
+//! # Writes (the one write semantics of every oneport pipe)
+//!
+//! `poll_write` first finishes the write in flight, if any, and returns its
+//! error if it failed (those bytes were accepted earlier; none of the new
+//! ones are). Then it copies up to the stream's chunk limit of the
+//! caller's bytes, starts one overlapped write of all of them (continuing
+//! after short writes) and reports them as accepted at once. A write that
+//! fails as it is submitted is reported by this call. So an accepted byte is
+//! written unless an error is reported by the next `poll_write`,
+//! `poll_flush` or `poll_close`: no error is swallowed, and since
+//! `poll_write` never returns `Pending` after taking bytes, a dropped
+//! future can never leave bytes half-accepted. `poll_flush` waits for the
+//! write in flight. Dropping the stream cancels a write still in flight
+//! (flush first).
+//!
+//! Every operation first checks that it runs on the runtime the handle is
+//! bound to (see `lowlevel::overlapped::PortBinding`).
 
 use std::future::Future;
 use std::io;
 use std::os::windows::io::{AsRawHandle, OwnedHandle, RawHandle};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use windows_sys::Win32::Foundation::{
     ERROR_BROKEN_PIPE, ERROR_MORE_DATA, ERROR_PIPE_NOT_CONNECTED,
@@ -29,7 +50,7 @@ use windows_sys::Win32::Foundation::{
 use windows_sys::Win32::Storage::FileSystem::{ReadFile, WriteFile};
 
 use crate::buf::{self, IoBuf, IoBufMut};
-use crate::lowlevel::overlapped::run_op;
+use crate::lowlevel::overlapped::{run_op, PortBinding};
 
 type BoxedOp<T> = Pin<Box<dyn Future<Output = (io::Result<T>, Vec<u8>)>>>;
 
@@ -59,10 +80,16 @@ pub struct MessageRead {
     pub complete: bool,
 }
 
-pub(super) struct PipeIo {
+/// One overlapped pipe handle as a byte stream (module docs).
+pub(crate) struct OverlappedStream {
     // Field order is drop order: operations before the handle they use.
     read: ReadState,
     write: WriteState,
+    /// The port the handle is bound to; `None` until the first operation
+    /// for a stream created outside a runtime (a child's pipes).
+    binding: Option<PortBinding>,
+    /// At most this many bytes are accepted by one `poll_write`.
+    max_chunk: usize,
     handle: OwnedHandle,
 }
 
@@ -91,7 +118,7 @@ async fn read_raw<B: IoBufMut>(h: RawHandle, mut buf: B) -> (io::Result<MessageR
     // SAFETY: one ReadFile on `h` into the spare capacity of the buffer the
     // driver owns at a fixed address until the completion is dequeued.
     let (res, mut buf) = unsafe {
-        run_op(h, "named pipe read", buf, move |ov, buf: &mut B| {
+        run_op(h, "pipe read", buf, move |ov, buf: &mut B| {
             let (ptr, len) = buf::spare(buf);
             let len = len.min(u32::MAX as usize) as u32;
             if ReadFile(h, ptr, len, std::ptr::null_mut(), ov) == 0 {
@@ -148,7 +175,7 @@ async fn write_raw<B: IoBuf>(h: RawHandle, buf: B) -> (io::Result<usize>, B) {
     // SAFETY: one WriteFile on `h` from the buffer the driver owns until the
     // completion is dequeued.
     let (res, buf) = unsafe {
-        run_op(h, "named pipe write", buf, move |ov, buf: &mut B| {
+        run_op(h, "pipe write", buf, move |ov, buf: &mut B| {
             let len = buf.bytes_init().min(u32::MAX as usize) as u32;
             if WriteFile(h, buf.stable_ptr(), len, std::ptr::null_mut(), ov) == 0 {
                 return Err(io::Error::last_os_error());
@@ -174,33 +201,82 @@ async fn write_all_raw(h: RawHandle, mut data: Vec<u8>) -> (io::Result<()>, Vec<
     (Ok(()), data)
 }
 
-impl PipeIo {
-    pub(super) fn new(handle: OwnedHandle) -> PipeIo {
-        PipeIo {
+impl OverlappedStream {
+    /// A stream on a handle already registered with `binding`'s port.
+    pub(crate) fn bound(handle: OwnedHandle, binding: PortBinding) -> OverlappedStream {
+        Self::with(handle, Some(binding), usize::MAX)
+    }
+
+    /// A stream whose handle is registered with the runtime of its first
+    /// operation; each `poll_write` accepts at most `max_chunk` bytes.
+    pub(crate) fn unbound(handle: OwnedHandle, max_chunk: usize) -> OverlappedStream {
+        Self::with(handle, None, max_chunk)
+    }
+
+    fn with(
+        handle: OwnedHandle,
+        binding: Option<PortBinding>,
+        max_chunk: usize,
+    ) -> OverlappedStream {
+        OverlappedStream {
             read: ReadState::Idle(Vec::new()),
             write: WriteState::Idle(Vec::new()),
+            binding,
+            max_chunk: max_chunk.max(1),
             handle,
         }
     }
 
-    pub(super) fn raw(&self) -> RawHandle {
+    pub(crate) fn raw(&self) -> RawHandle {
         self.handle.as_raw_handle()
     }
 
-    pub(super) async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
-        let (r, buf) = read_raw(self.raw(), buf).await;
+    /// Registers the handle on first use, then checks that this is the
+    /// runtime it is bound to.
+    pub(crate) fn check(&mut self) -> io::Result<()> {
+        match &self.binding {
+            Some(b) => b.check(),
+            None => {
+                self.binding = Some(PortBinding::register(self.raw())?);
+                Ok(())
+            }
+        }
+    }
+
+    /// The binding check for `&self` operations (streams made with
+    /// [`bound`](Self::bound)).
+    pub(crate) fn check_bound(&self) -> io::Result<()> {
+        match &self.binding {
+            Some(b) => b.check(),
+            None => Err(io::Error::other(
+                "oneport: internal error: an unregistered pipe used through a shared reference",
+            )),
+        }
+    }
+
+    /// One owned-buffer read of the spare capacity of `buf`.
+    pub(crate) async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+        let (r, buf) = self.read_message(buf).await;
         (r.map(|m| m.bytes), buf)
     }
 
-    pub(super) async fn read_message<B: IoBufMut>(&self, buf: B) -> (io::Result<MessageRead>, B) {
+    /// One owned-buffer read, saying whether a message ended.
+    pub(crate) async fn read_message<B: IoBufMut>(&self, buf: B) -> (io::Result<MessageRead>, B) {
+        if let Err(e) = self.check_bound() {
+            return (Err(e), buf);
+        }
         read_raw(self.raw(), buf).await
     }
 
-    pub(super) async fn write<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+    /// One owned-buffer write of the initialised bytes of `buf`.
+    pub(crate) async fn write<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        if let Err(e) = self.check_bound() {
+            return (Err(e), buf);
+        }
         write_raw(self.raw(), buf).await
     }
 
-    pub(super) fn poll_read(
+    pub(crate) fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
         dst: &mut [u8],
@@ -224,6 +300,10 @@ impl PipeIo {
                         return Poll::Ready(Ok(0));
                     }
                     let mut v = std::mem::take(v);
+                    if let Err(e) = self.check() {
+                        self.read = ReadState::Idle(v);
+                        return Poll::Ready(Err(e));
+                    }
                     v.clear();
                     if v.capacity() != dst.len() {
                         v = Vec::with_capacity(dst.len());
@@ -234,10 +314,7 @@ impl PipeIo {
                     }));
                 }
                 ReadState::Reading(op) => {
-                    let (r, v) = match op.as_mut().poll(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(done) => done,
-                    };
+                    let (r, v) = ready!(op.as_mut().poll(cx));
                     match r {
                         Ok(n) if n > 0 => self.read = ReadState::Buffered { data: v, pos: 0 },
                         other => {
@@ -253,44 +330,37 @@ impl PipeIo {
     /// Finishes the write in flight, if any; its error is returned here.
     fn poll_write_done(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let WriteState::Writing(op) = &mut self.write {
-            let (r, v) = match op.as_mut().poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(done) => done,
-            };
+            let (r, v) = ready!(op.as_mut().poll(cx));
             self.write = WriteState::Idle(v);
             return Poll::Ready(r);
         }
         Poll::Ready(Ok(()))
     }
 
-    pub(super) fn poll_write(
+    pub(crate) fn poll_write(
         &mut self,
         cx: &mut Context<'_>,
         src: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if let Err(e) = std::task::ready!(self.poll_write_done(cx)) {
-            return Poll::Ready(Err(e));
-        }
+        ready!(self.poll_write_done(cx))?;
         if src.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        self.check()?;
         let WriteState::Idle(v) = &mut self.write else {
             unreachable!("no write in flight after poll_write_done")
         };
+        let src = &src[..src.len().min(self.max_chunk)];
         let mut v = std::mem::take(v);
         v.clear();
         v.extend_from_slice(src);
-        let h = self.raw();
-        let mut op: BoxedOp<()> = Box::pin(write_all_raw(h, v));
-        // Poll once to submit the write now (futures are lazy).
+        let mut op: BoxedOp<()> = Box::pin(write_all_raw(self.raw(), v));
+        // Poll once to submit the write now (futures are lazy); a write
+        // refused as it is submitted is reported here.
         match op.as_mut().poll(cx) {
-            Poll::Ready((Err(e), v)) => {
+            Poll::Ready((r, v)) => {
                 self.write = WriteState::Idle(v);
-                Poll::Ready(Err(e))
-            }
-            Poll::Ready((Ok(()), v)) => {
-                self.write = WriteState::Idle(v);
-                Poll::Ready(Ok(src.len()))
+                Poll::Ready(r.map(|()| src.len()))
             }
             Poll::Pending => {
                 self.write = WriteState::Writing(op);
@@ -299,7 +369,21 @@ impl PipeIo {
         }
     }
 
-    pub(super) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_write_done(cx)
+    }
+}
+
+impl Drop for OverlappedStream {
+    fn drop(&mut self) {
+        if matches!(self.write, WriteState::Writing(_)) {
+            // The owner dropped the stream without flushing: the write is
+            // cancelled below and its outcome has no one to go to.
+            log::warn!(
+                target: "oneport",
+                "a pipe was dropped with a write in flight (not flushed); the write is \
+                 cancelled and some of its bytes may not have been written"
+            );
+        }
     }
 }
