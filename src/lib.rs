@@ -82,4 +82,10 @@ pub mod time;
 pub mod windows;
 
 pub use error::{is_closed_resource, ClosedResource};
-pub use runtime::{run, spawn, yield_now, JoinHandle, Runtime};
+pub use runtime::blocking::{
+    IDLE_TIMEOUT as BLOCKING_IDLE_TIMEOUT, MAX_THREADS as MAX_BLOCKING_THREADS,
+};
+pub use runtime::{
+    run, spawn, spawn_blocking_task as spawn_blocking, yield_now, Join, JoinError, JoinHandle,
+    Runtime,
+};
