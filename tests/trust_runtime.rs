@@ -490,3 +490,45 @@ fn a_dropped_write_queued_behind_blocked_opens_never_lands_late() {
         });
     });
 }
+
+/// Linux: with every pool thread busy, a dropped write is still queued;
+/// it must never run, even once threads are free again.
+#[cfg(unix)]
+#[test]
+fn a_write_dropped_while_queued_never_runs() {
+    let _s = serial();
+    within(120, || {
+        let path = temp_path("queued-never");
+        let _c = Cleanup(path.clone());
+        oneport::run(async {
+            let f = File::create(&path).await.unwrap();
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let rx = Arc::new(Mutex::new(rx));
+            let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+            let blockers: Vec<_> = (0..oneport::MAX_BLOCKING_THREADS)
+                .map(|_| {
+                    let (rx, started) = (rx.clone(), started_tx.clone());
+                    oneport::spawn_blocking(move || {
+                        started.send(()).unwrap();
+                        let _ = rx.lock().unwrap().recv();
+                    })
+                })
+                .collect();
+            // Every pool thread has taken a blocker.
+            for _ in 0..oneport::MAX_BLOCKING_THREADS {
+                started_rx.recv().unwrap();
+            }
+            let mut w = Box::pin(f.write_at(vec![7u8; 16], 0));
+            assert!(poll_once(w.as_mut()).is_pending());
+            drop(w);
+            for _ in 0..oneport::MAX_BLOCKING_THREADS {
+                tx.send(()).unwrap();
+            }
+            for b in blockers {
+                b.await;
+            }
+            let (n, _) = f.read_at(Vec::with_capacity(16), 0).await;
+            assert_eq!(n.unwrap(), 0, "a write dropped while queued ran later");
+        });
+    });
+}

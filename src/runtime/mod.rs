@@ -56,7 +56,13 @@ use timers::Timers;
 /// A `Runtime` is `!Send`; run one per thread for several cores.
 ///
 /// # Dropping
-/// Dropping a runtime drops every task it still owns. Kernel operations
+/// Dropping a runtime drops every task it still owns, on this thread and
+/// inside the runtime's context: a destructor may still call `spawn` (the
+/// new task is dropped unrun), `lowlevel::statistics`, `notify_closing`, or
+/// poll a sleep. It then waits for the blocking-pool calls its tasks had
+/// started (at most 10 s; see `spawn_blocking`), so that once the drop
+/// returns every future it owned is dropped and every fd/handle it opened
+/// is closed (other than those a user keeps, such as a `WakeHandle`). Kernel operations
 /// still in flight are cancelled; on Windows the driver then waits for the
 /// kernel to give their memory back, for at most 2 seconds per subsystem
 /// (AFD polls, then overlapped operations). What has not come back by then
