@@ -8,7 +8,8 @@
 //!
 //! On Windows a `File` is overlapped I/O on the runtime's completion port:
 //! reads and writes cost no thread. On Linux, where regular files have no
-//! readiness notification, they run on a small bounded pool of threads.
+//! readiness notification, they run on the blocking pool (see
+//! [`crate::spawn_blocking`]).
 //! Opening, flushing and resizing run on that pool on both.
 //!
 //! ```no_run
