@@ -83,7 +83,6 @@ pub(crate) fn ntstatus_to_win32(status: windows_sys::Win32::Foundation::NTSTATUS
 /// completion for the refused call). A `len` of 0 only needs `pos` itself
 /// in range.
 // Until the Linux path (sys/unix/fs.rs) calls it too.
-#[cfg_attr(not(windows), allow(dead_code))]
 pub(crate) fn check_file_range(pos: u64, len: usize) -> io::Result<()> {
     let max = i64::MAX as u64;
     match pos.checked_add(len as u64) {

@@ -8,7 +8,8 @@
 //!
 //! On Windows a `File` is overlapped I/O on the runtime's completion port:
 //! reads and writes cost no thread. On Linux, where regular files have no
-//! readiness notification, they run on a small bounded pool of threads.
+//! readiness notification, they run on the blocking pool (see
+//! [`crate::spawn_blocking`]).
 //! Opening, flushing and resizing run on that pool on both.
 //!
 //! ```no_run
@@ -32,19 +33,41 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::buf::{IoBuf, IoBufMut};
-use crate::runtime::spawn_blocking;
+use crate::runtime::fence::Fence;
+use crate::runtime::{spawn_blocking, spawn_blocking_fenced};
 use crate::sys::fs as sys;
 
 /// An open file, read and written at explicit offsets.
 ///
-/// Dropping it closes the handle. Must be used on the runtime that opened it
-/// (on Windows its handle is registered with that runtime's port).
+/// Dropping it closes the handle (once no call on it is still running).
+/// Must be used on the runtime that opened it (on Windows its handle is
+/// registered with that runtime's port).
+///
+/// # Dropping a call
+/// Every call can be dropped at any await point. A call dropped before it
+/// started never starts: the bytes of a dropped `write_at` that had not
+/// reached a pool thread (Linux) or the kernel (Windows: dropped before its
+/// first poll) are never written. A call dropped after it started cannot
+/// be taken back; it runs to completion and is ordered before every call
+/// on the same `File` made after the drop: those wait until it is over. So
+/// a dropped write either never lands or lands before any later write, and
+/// never over newer data. On Windows a started write is not cancelled
+/// (`CancelIoEx` may or may not stop it, which would leave its effect
+/// unknown); it is left to complete on the runtime, and the file's next
+/// call waits for it. Reads never write into a buffer after it was handed
+/// back; a dropped read's buffer is never handed back (on Linux the kernel
+/// reads into a buffer of the pool's, on Windows the driver owns it until
+/// the kernel is done). Calls on other `File`s, even of the same path, are
+/// not ordered by this.
 #[derive(Debug)]
 pub struct File {
     /// Shared with calls running on the blocking pool, so that a call keeps
     /// the handle open even if the `File` is dropped meanwhile (the handle
     /// value can then never be reused under that call).
     file: Arc<std::fs::File>,
+    /// Orders the calls given up while they ran before this file's later
+    /// calls (see "Dropping a call" on [`File`]).
+    fence: Arc<Fence>,
 }
 
 /// How to open a file (the subset of `std::fs::OpenOptions` that makes
@@ -75,6 +98,7 @@ async fn open(path: PathBuf, spec: OpenSpec) -> io::Result<File> {
     sys::prepare(&file)?;
     Ok(File {
         file: Arc::new(file),
+        fence: Fence::new(),
     })
 }
 
@@ -178,25 +202,29 @@ impl File {
     /// many. `Ok(0)` at or past end of file, or when `buf` has no spare
     /// capacity. A short read does not mean end of file.
     ///
-    /// Dropping the future cancels the read (on Linux, a read already
-    /// running finishes and its bytes are dropped).
+    /// Dropping the future cancels the read (a read already running
+    /// finishes and its bytes are dropped); see "Dropping a call" on
+    /// [`File`].
     pub async fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> (io::Result<usize>, B) {
         if let Err(e) = check_offset(pos) {
             return (Err(e), buf);
         }
-        sys::read_at(&self.file, buf, pos).await
+        self.fence.wait().await;
+        sys::read_at(&self.file, &self.fence, buf, pos).await
     }
 
     /// Writes the initialised bytes of `buf` at `pos` (extending the file
     /// if needed) and returns how many were written.
     ///
-    /// Dropping the future does not undo a write the system has already
-    /// started.
+    /// Dropping the future before the write started means it never
+    /// happens; a write already started still completes, before any later
+    /// call on this `File` (see "Dropping a call" on [`File`]).
     pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> (io::Result<usize>, B) {
         if let Err(e) = check_offset(pos) {
             return (Err(e), buf);
         }
-        sys::write_at(&self.file, buf, pos).await
+        self.fence.wait().await;
+        sys::write_at(&self.file, &self.fence, buf, pos).await
     }
 
     /// Flushes data and metadata to the storage device.
@@ -230,13 +258,16 @@ impl File {
 }
 
 impl File {
-    /// Runs `f` on the file, on the blocking pool.
+    /// Runs `f` on the file, on the blocking pool, after the calls given
+    /// up earlier (a dropped `set_len` must not shrink the file under a
+    /// later write either).
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&std::fs::File) -> io::Result<T> + Send + 'static,
     ) -> io::Result<T> {
+        self.fence.wait().await;
         let file = self.file.clone();
-        spawn_blocking(move || f(&file)).await
+        spawn_blocking_fenced(&self.fence, move || f(&file)).await
     }
 }
 

@@ -23,6 +23,19 @@
 //! assert_eq!(answer, 42);
 //! ```
 //!
+//! Tasks: [`spawn`] gives a [`JoinHandle`]; awaiting it gives the task's
+//! value (the contract of the API), while [`JoinHandle::join`] gives
+//! `Result<T, JoinError>` and so also reports a task that was cancelled
+//! ([`JoinHandle::abort`], or dropped with its runtime) or panicked.
+//! [`spawn_blocking`] runs a blocking closure on the process's blocking
+//! pool (grown on demand up to [`MAX_BLOCKING_THREADS`], idle threads end
+//! after [`BLOCKING_IDLE_TIMEOUT`]).
+//!
+//! Dropping a [`Runtime`] drops every task it owns, inside the runtime's
+//! context (so destructors may still call `spawn`, `statistics`,
+//! `notify_closing`, or poll a sleep), waits for the blocking calls its
+//! tasks started, and closes every fd/handle it opened.
+//!
 //! Layers, from the top (each uses only the ones below it):
 //!
 //! - the user-facing types: [`net`] (TCP and UDP, built on readiness
@@ -82,4 +95,10 @@ pub mod time;
 pub mod windows;
 
 pub use error::{is_closed_resource, ClosedResource};
-pub use runtime::{run, spawn, yield_now, JoinHandle, Runtime};
+pub use runtime::blocking::{
+    IDLE_TIMEOUT as BLOCKING_IDLE_TIMEOUT, MAX_THREADS as MAX_BLOCKING_THREADS,
+};
+pub use runtime::{
+    run, spawn, spawn_blocking_task as spawn_blocking, yield_now, Join, JoinError, JoinHandle,
+    Runtime,
+};

@@ -4,11 +4,19 @@
 //! may block from the earliest deadline and hands that to the driver's
 //! `get_events(timeout)`. Every sleep, even one whose deadline has already
 //! passed, yields once, so `sleep(Duration::ZERO)` lets other tasks run.
+//!
+//! A sleep belongs to no runtime in particular: it registers its deadline
+//! with whichever runtime polls it. Moved to another runtime (a boxed sleep
+//! passed between `block_on`s of different runtimes, or polled after the
+//! runtime it first ran on was dropped), it moves its deadline there at its
+//! next poll instead of waiting on a timer nobody fires. It holds its
+//! runtime weakly, so a forgotten sleep never keeps a dropped runtime's
+//! driver open. Polled outside any runtime it panics, saying so.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::{pin, Pin};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -16,8 +24,12 @@ use crate::runtime::{self, Inner, TimerKey};
 
 /// Waits until `d` has passed.
 ///
+/// The future may be polled by another runtime than the one it started on
+/// (see the module docs).
+///
 /// # Panics
-/// When polled outside a oneport runtime.
+/// When polled outside a oneport runtime (with the message "oneport::time::sleep
+/// polled outside a oneport runtime ...").
 pub async fn sleep(d: Duration) {
     sleep_until(deadline_after(d)).await
 }
@@ -82,7 +94,8 @@ struct Sleep {
 enum SleepState {
     Start,
     Yielded,
-    Registered(Rc<Inner>, TimerKey),
+    /// Registered with the runtime that last polled it.
+    Registered(Weak<Inner>, TimerKey),
     Done,
 }
 
@@ -99,7 +112,7 @@ impl Future for Sleep {
                 } else {
                     let rt = runtime::current("oneport::time::sleep");
                     let key = rt.add_timer(deadline, cx.waker());
-                    self.state = SleepState::Registered(rt, key);
+                    self.state = SleepState::Registered(Rc::downgrade(&rt), key);
                 }
                 Poll::Pending
             }
@@ -107,17 +120,34 @@ impl Future for Sleep {
                 self.state = SleepState::Done;
                 Poll::Ready(())
             }
-            SleepState::Registered(rt, key) => {
+            SleepState::Registered(registered, key) => {
+                let key = *key;
                 if Instant::now() >= deadline {
-                    rt.remove_timer(*key);
+                    if let Some(rt) = registered.upgrade() {
+                        rt.remove_timer(key);
+                    }
                     self.state = SleepState::Done;
                     return Poll::Ready(());
                 }
-                if !rt.refresh_timer(*key, cx.waker()) {
-                    let key = rt.add_timer(deadline, cx.waker());
-                    let rt = rt.clone();
-                    self.state = SleepState::Registered(rt, key);
+                let Some(rt) = runtime::try_current() else {
+                    panic!(
+                        "oneport::time::sleep polled outside a oneport runtime: the runtime \
+                         it was registered with was dropped or is not running, and this \
+                         thread runs none; poll it inside Runtime::block_on"
+                    )
+                };
+                let same = std::ptr::eq(registered.as_ptr(), Rc::as_ptr(&rt));
+                if same && rt.refresh_timer(key, cx.waker()) {
+                    return Poll::Pending;
                 }
+                if !same {
+                    // Moved: forget the old runtime's timer, if it lives.
+                    if let Some(old) = registered.upgrade() {
+                        old.remove_timer(key);
+                    }
+                }
+                let key = rt.add_timer(deadline, cx.waker());
+                self.state = SleepState::Registered(Rc::downgrade(&rt), key);
                 Poll::Pending
             }
         }
@@ -127,7 +157,9 @@ impl Future for Sleep {
 impl Drop for Sleep {
     fn drop(&mut self) {
         if let SleepState::Registered(rt, key) = &self.state {
-            rt.remove_timer(*key);
+            if let Some(rt) = rt.upgrade() {
+                rt.remove_timer(*key);
+            }
         }
     }
 }

@@ -1,24 +1,15 @@
 //! `oneport::fs::File`: positional reads and writes with owned buffers, on
 //! both platforms.
 mod common;
+use common::temp_path;
 
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::within;
 use oneport::fs::{File, OpenOptions};
 
-fn temp_path(tag: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    std::env::temp_dir().join(format!(
-        "oneport-fs-{}-{}-{}",
-        std::process::id(),
-        tag,
-        N.fetch_add(1, Ordering::Relaxed)
-    ))
-}
 
 /// Removes the file when the test ends, passed or not.
 struct Cleanup(PathBuf);
@@ -252,5 +243,33 @@ fn a_read_dropped_mid_flight_leaves_the_file_usable() {
             }
             assert_eq!(oneport::lowlevel::statistics().overlapped_orphaned, 0);
         });
+    });
+}
+
+/// `fs::File` refuses a range that reaches past `i64::MAX` itself, with a
+/// clear error, before anything reaches the kernel.
+#[test]
+fn a_file_range_past_the_largest_offset_is_refused_before_submitting() {
+    within(20, || {
+        let path = temp_path("range");
+        oneport::run(async {
+            let f = File::create(&path).await.unwrap();
+            let (r, buf) = f.write_at(&b"12345678"[..], (i64::MAX - 4) as u64).await;
+            let e = r.unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+            assert_eq!(e.raw_os_error(), None, "refused by oneport: {e}");
+            assert!(e.to_string().contains("largest file offset"), "{e}");
+            assert_eq!(buf, b"12345678");
+            let (r, _) = f
+                .read_at(Vec::with_capacity(8), (i64::MAX - 4) as u64)
+                .await;
+            assert_eq!(r.unwrap_err().raw_os_error(), None);
+            // Exactly up to the limit is not refused by the range check.
+            let (r, _) = f
+                .read_at(Vec::with_capacity(4), (i64::MAX - 4) as u64)
+                .await;
+            assert!(!r.is_err_and(|e| e.raw_os_error().is_none()));
+        });
+        let _ = std::fs::remove_file(&path);
     });
 }

@@ -2,6 +2,7 @@
 //! cancellation (in time, too late, never registered), and orphans.
 #![cfg(windows)]
 mod common;
+use common::temp_path;
 
 use std::fs::OpenOptions;
 use std::future::Future;
@@ -31,15 +32,6 @@ use windows_sys::Win32::System::Pipes::{
 };
 use windows_sys::Win32::System::IO::DeviceIoControl;
 
-fn temp_path(tag: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    std::env::temp_dir().join(format!(
-        "oneport-ovl-{}-{}-{}",
-        std::process::id(),
-        tag,
-        N.fetch_add(1, Ordering::Relaxed)
-    ))
-}
 
 fn open_overlapped(path: &PathBuf) -> std::fs::File {
     OpenOptions::new()

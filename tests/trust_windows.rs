@@ -3,11 +3,11 @@
 //! runtime's port used elsewhere (item 10).
 #![cfg(windows)]
 mod common;
+use common::temp_path;
 
 use std::io;
 use std::os::windows::fs::OpenOptionsExt;
 use std::os::windows::io::AsRawHandle;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -16,15 +16,6 @@ use oneport::lowlevel::{read_overlapped, register_with_iocp, statistics, write_o
 use oneport::windows::named_pipe::{ClientOptions, ServerOptions};
 use windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OVERLAPPED;
 
-fn temp_path(tag: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    std::env::temp_dir().join(format!(
-        "oneport-trust-{}-{}-{}",
-        std::process::id(),
-        tag,
-        N.fetch_add(1, Ordering::Relaxed)
-    ))
-}
 
 fn pipe_name(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -78,34 +69,6 @@ fn a_refused_file_call_that_still_queues_a_packet_is_an_error_not_a_crash() {
             assert_eq!((s.tasks_waiting_overlapped, s.overlapped_orphaned), (0, 0));
         });
         std::fs::remove_file(&path).unwrap();
-    });
-}
-
-/// `fs::File` refuses a range that reaches past `i64::MAX` itself, with a
-/// clear error, before anything reaches the kernel.
-#[test]
-fn a_file_range_past_the_largest_offset_is_refused_before_submitting() {
-    within(20, || {
-        let path = temp_path("range");
-        oneport::run(async {
-            let f = oneport::fs::File::create(&path).await.unwrap();
-            let (r, buf) = f.write_at(&b"12345678"[..], (i64::MAX - 4) as u64).await;
-            let e = r.unwrap_err();
-            assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-            assert_eq!(e.raw_os_error(), None, "refused by oneport: {e}");
-            assert!(e.to_string().contains("largest file offset"), "{e}");
-            assert_eq!(buf, b"12345678");
-            let (r, _) = f
-                .read_at(Vec::with_capacity(8), (i64::MAX - 4) as u64)
-                .await;
-            assert_eq!(r.unwrap_err().raw_os_error(), None);
-            // Exactly up to the limit is not refused by the range check.
-            let (r, _) = f
-                .read_at(Vec::with_capacity(4), (i64::MAX - 4) as u64)
-                .await;
-            assert!(!r.is_err_and(|e| e.raw_os_error().is_none()));
-        });
-        let _ = std::fs::remove_file(&path);
     });
 }
 

@@ -45,6 +45,25 @@ pub(crate) fn enter(inner: &Rc<Inner>) -> EnterGuard {
     EnterGuard(())
 }
 
+/// Makes `inner` this thread's runtime while it is being dropped, whatever
+/// runtime (if any) was current, and puts that one back when the guard
+/// drops. A runtime may be dropped inside another's `block_on`.
+pub(crate) fn enter_teardown(inner: &Rc<Inner>) -> TeardownGuard {
+    let previous = CURRENT.with(|c| c.borrow_mut().replace(inner.clone()));
+    TeardownGuard(previous)
+}
+
+/// Restores the runtime that was current before a teardown.
+pub(crate) struct TeardownGuard(Option<Rc<Inner>>);
+
+impl Drop for TeardownGuard {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        let ours = CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), previous));
+        drop(ours);
+    }
+}
+
 /// Clears the thread's runtime slot on drop (also when `block_on` unwinds).
 pub(crate) struct EnterGuard(());
 

@@ -18,6 +18,7 @@
 
 pub(crate) mod blocking;
 mod context;
+pub(crate) mod fence;
 mod queue;
 mod stats;
 mod task;
@@ -36,11 +37,13 @@ use slab::Slab;
 
 use crate::driver::{self, Driver as _};
 
-pub(crate) use blocking::spawn_blocking;
+pub(crate) use blocking::{spawn_blocking, spawn_blocking_fenced};
 pub(crate) use context::current;
 pub(crate) use context::try_current;
 pub use stats::Statistics;
-pub use task::{spawn, yield_now, JoinHandle};
+pub use task::{
+    spawn, spawn_blocking as spawn_blocking_task, yield_now, Join, JoinError, JoinHandle,
+};
 pub(crate) use timers::TimerKey;
 
 use queue::Shared;
@@ -53,7 +56,13 @@ use timers::Timers;
 /// A `Runtime` is `!Send`; run one per thread for several cores.
 ///
 /// # Dropping
-/// Dropping a runtime drops every task it still owns. Kernel operations
+/// Dropping a runtime drops every task it still owns, on this thread and
+/// inside the runtime's context: a destructor may still call `spawn` (the
+/// new task is dropped unrun), `lowlevel::statistics`, `notify_closing`, or
+/// poll a sleep. It then waits for the blocking-pool calls its tasks had
+/// started (at most 10 s; see `spawn_blocking`), so that once the drop
+/// returns every future it owned is dropped and every fd/handle it opened
+/// is closed (other than those a user keeps, such as a `WakeHandle`). Kernel operations
 /// still in flight are cancelled; on Windows the driver then waits for the
 /// kernel to give their memory back, for at most 2 seconds per subsystem
 /// (AFD polls, then overlapped operations). What has not come back by then
@@ -75,6 +84,8 @@ pub(crate) struct Inner {
     blocked_waiters: RefCell<Slab<Waker>>,
     /// Bumped each time the blocked waiters are released.
     blocked_generation: Cell<u64>,
+    /// The blocking-pool calls this runtime's tasks started.
+    pub(crate) blocking: Arc<blocking::Tracker>,
 }
 
 impl Runtime {
@@ -93,6 +104,7 @@ impl Runtime {
                 active: RefCell::new(Slab::new()),
                 blocked_waiters: RefCell::new(Slab::new()),
                 blocked_generation: Cell::new(0),
+                blocking: Arc::default(),
             }),
         })
     }
@@ -110,7 +122,7 @@ impl Runtime {
         let _enter = context::enter(&self.inner);
         let inner = &*self.inner;
         let mut fut = pin!(fut);
-        let main_waker = Waker::from(Arc::new(MainWaker(inner.shared.clone())));
+        let main_waker = Waker::from(Arc::new(MainWaker(Arc::downgrade(&inner.shared))));
         let mut cx = Context::from_waker(&main_waker);
         inner.shared.wake_main();
         let mut batch = VecDeque::new();
@@ -168,13 +180,22 @@ impl std::fmt::Debug for Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         let inner = &*self.inner;
+        // Teardown runs inside this runtime's context: a task's destructor
+        // may call `spawn`, `notify_closing`, `statistics`, poll a sleep...
+        // and must find the runtime that is dropping it, not panic (which,
+        // inside a task's drop, aborts the process).
+        let _enter = context::enter_teardown(&self.inner);
         inner.shared.close();
         // Wake every live task so its runnable lands in the queue, then drop
         // the runnables: that drops the futures (on this thread, where they
         // were spawned), and their own `Drop`s cancel their driver waits.
-        // Dropping one future can cancel another task; go round until no
-        // task is left.
+        // Dropping one future can cancel or spawn another task; go round
+        // until no task is left. A task woken from another thread at the
+        // same moment (a blocking-pool call finishing) is already marked
+        // scheduled, so our wake does nothing and its runnable is on its way
+        // to the queue from that thread: wait for it rather than stop early.
         let mut batch = VecDeque::new();
+        let mut idle_rounds = 0u32;
         loop {
             let wakers: Vec<Waker> = inner
                 .active
@@ -182,15 +203,41 @@ impl Drop for Runtime {
                 .iter()
                 .map(|(_, w)| w.clone())
                 .collect();
+            if wakers.is_empty() {
+                break;
+            }
             wakers.into_iter().for_each(Waker::wake);
             inner.shared.take_batch(&mut batch);
             if batch.is_empty() {
-                break;
+                idle_rounds += 1;
+                if idle_rounds < 64 {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            } else {
+                idle_rounds = 0;
             }
             batch.clear();
         }
-        drop(inner.timers.borrow_mut().drain());
-        drop(std::mem::take(&mut *inner.blocked_waiters.borrow_mut()));
+        // Runnables of tasks spawned and closed meanwhile.
+        inner.shared.take_batch(&mut batch);
+        batch.clear();
+        let timers = inner.timers.borrow_mut().drain();
+        drop(timers);
+        let blocked = std::mem::take(&mut *inner.blocked_waiters.borrow_mut());
+        drop(blocked);
+        // The blocking calls these tasks started hold files (and wakers);
+        // let them finish so that what they hold is closed when we return.
+        let left = inner.blocking.wait_idle(blocking::DROP_WAIT);
+        if left > 0 {
+            log::warn!(
+                target: "oneport",
+                "runtime dropped with {left} blocking call(s) still running after {:?}; \
+                 what they hold is released when they return",
+                blocking::DROP_WAIT
+            );
+        }
     }
 }
 
@@ -206,15 +253,19 @@ pub fn run<F: Future>(fut: F) -> F::Output {
         .block_on(fut)
 }
 
-/// The waker of the `block_on` future.
-struct MainWaker(Arc<Shared>);
+/// The waker of the `block_on` future. It holds the queue weakly: a clone
+/// kept by another thread after the runtime is gone must not keep the
+/// driver's wakeup fd/handle open.
+struct MainWaker(std::sync::Weak<Shared>);
 
 impl Wake for MainWaker {
     fn wake(self: Arc<Self>) {
-        self.0.wake_main();
+        self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        self.0.wake_main();
+        if let Some(shared) = self.0.upgrade() {
+            shared.wake_main();
+        }
     }
 }
 

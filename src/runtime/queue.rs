@@ -24,8 +24,9 @@ pub(crate) struct Shared {
     /// A cross-thread wake has asked the driver to wake up since the runtime
     /// last cleared this flag.
     notified: AtomicBool,
-    /// The runtime is gone: runnables arriving now are dropped (on the
-    /// owning thread) or leaked (elsewhere), never run.
+    /// The runtime is being dropped: runnables still arrive here (from any
+    /// thread) so that the drop can drop them on the owning thread, but
+    /// none is run.
     closed: AtomicBool,
     owner: ThreadId,
     waker: CurrentWaker,
@@ -53,16 +54,16 @@ impl Shared {
     }
 
     /// Called by async-task whenever a task is woken, from any thread.
+    ///
+    /// Every runnable is queued, also while the runtime is being dropped:
+    /// the drop waits for the runnables of its live tasks and drops them on
+    /// the owning thread. (Forgetting one that arrives from another thread
+    /// at that moment leaked its future, whatever it held, and this queue
+    /// with the driver's wakeup fd.)
     pub(crate) fn schedule(&self, runnable: Runnable) {
         let on_owner = self.on_owner_thread();
-        if self.closed.load(Ordering::Acquire) && !on_owner {
-            // The task's future is `!Send` and may only be dropped on the
-            // thread that spawned it; leaking it is the only safe choice.
-            std::mem::forget(runnable);
-            return;
-        }
         self.lock().push_back(runnable);
-        if !on_owner {
+        if !on_owner && !self.closed.load(Ordering::Acquire) {
             self.notify();
         }
     }
@@ -128,7 +129,10 @@ impl Drop for Shared {
     fn drop(&mut self) {
         let rest = std::mem::take(self.queue.get_mut().unwrap_or_else(|e| e.into_inner()));
         if current_thread_id() != self.owner {
-            // See `schedule`: foreign threads may not drop these futures.
+            // A task's future is `!Send` and may only be dropped on the
+            // thread that spawned it; leaking it is the only safe choice.
+            // (The runtime's drop leaves nothing here: every task is closed
+            // by then, and closed tasks are never scheduled again.)
             rest.into_iter().for_each(std::mem::forget);
         }
     }

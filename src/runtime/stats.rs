@@ -10,7 +10,7 @@ use crate::driver::DriverStats;
 /// A snapshot of the current runtime's I/O manager and run loop.
 ///
 /// Fields may be added in later versions; build it only through
-/// [`statistics`].
+/// `oneport::lowlevel::statistics()`.
 #[non_exhaustive]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Statistics {

@@ -118,3 +118,16 @@ pub fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
     b.set_nonblocking(true).unwrap();
     (a, b)
 }
+
+/// A fresh path in the temporary directory, unique within this process
+/// (`tag` says which test made it).
+pub fn temp_path(tag: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    std::env::temp_dir().join(format!(
+        "oneport-test-{}-{}-{}",
+        std::process::id(),
+        tag,
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
+}

@@ -3,14 +3,18 @@
 //! The kernel writes into a buffer owned by the pool's job and the bytes are
 //! copied into the caller's buffer on the runtime thread: the caller's
 //! buffer type need not be `Send`, and a dropped future never leaves the
-//! pool writing into freed memory.
+//! pool writing into freed memory. Every call goes through the file's
+//! fence: dropped before a pool thread took it, it never runs; dropped while
+//! running, it holds the file's later calls until it is over (a `pwrite`
+//! cannot be stopped, and must not land over a later one).
 
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use crate::buf::{self, IoBuf, IoBufMut};
-use crate::runtime::spawn_blocking;
+use crate::runtime::fence::Fence;
+use crate::runtime::spawn_blocking_fenced;
 
 pub(crate) fn add_open_flags(o: &mut std::fs::OpenOptions) {
     use std::os::unix::fs::OpenOptionsExt;
@@ -47,6 +51,7 @@ fn retry(mut call: impl FnMut() -> isize) -> io::Result<usize> {
 
 pub(crate) async fn read_at<B: IoBufMut>(
     file: &Arc<std::fs::File>,
+    fence: &Arc<Fence>,
     mut buf: B,
     pos: u64,
 ) -> (io::Result<usize>, B) {
@@ -55,11 +60,14 @@ pub(crate) async fn read_at<B: IoBufMut>(
         Err(e) => return (Err(e), buf),
     };
     let (_, want) = buf::spare(&mut buf);
+    if let Err(e) = crate::error::check_file_range(pos, want) {
+        return (Err(e), buf);
+    }
     if want == 0 {
         return (Ok(0), buf);
     }
     let file = file.clone();
-    let got = spawn_blocking(move || {
+    let got = spawn_blocking_fenced(fence, move || {
         let mut tmp = Vec::<u8>::with_capacity(want);
         // SAFETY: `tmp` has room for `want` bytes; pread writes at most that.
         let n =
@@ -87,6 +95,7 @@ pub(crate) async fn read_at<B: IoBufMut>(
 
 pub(crate) async fn write_at<B: IoBuf>(
     file: &Arc<std::fs::File>,
+    fence: &Arc<Fence>,
     buf: B,
     pos: u64,
 ) -> (io::Result<usize>, B) {
@@ -96,11 +105,14 @@ pub(crate) async fn write_at<B: IoBuf>(
     };
     // SAFETY: IoBuf promises `bytes_init` initialised bytes at `stable_ptr`.
     let data = unsafe { std::slice::from_raw_parts(buf.stable_ptr(), buf.bytes_init()) }.to_vec();
+    if let Err(e) = crate::error::check_file_range(pos, data.len()) {
+        return (Err(e), buf);
+    }
     if data.is_empty() {
         return (Ok(0), buf);
     }
     let file = file.clone();
-    let r = spawn_blocking(move || {
+    let r = spawn_blocking_fenced(fence, move || {
         // SAFETY: `data` holds `data.len()` readable bytes.
         retry(|| unsafe { libc::pwrite(file.as_raw_fd(), data.as_ptr().cast(), data.len(), off) })
     })

@@ -16,11 +16,25 @@
 //! the standard file) is shared with Linux: an entry is overwritten when a
 //! new `File` gets a reused value, so a live `File`'s entry is always its
 //! own; entries of closed handles stay, a few bytes each, until reused.
+//!
+//! A dropped read is cancelled as `lowlevel` cancels any overlapped
+//! operation (`CancelIoEx`; the driver owns the buffer until the kernel is
+//! done). A dropped write is not: once `WriteFile` was called, cancelling
+//! may or may not stop it, so its effect would be unknown and it could even
+//! complete after a later write to the same bytes. Instead the dropped
+//! write's operation is moved into a task of its own that waits for its
+//! completion, and the file's fence holds every later call until then. A
+//! write dropped before its first poll never reached the kernel and does
+//! nothing. Outside a runtime (no task to move it to), or when the runtime
+//! itself is dropped, the write is cancelled after all.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::os::windows::io::AsRawHandle;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use windows_sys::Win32::Foundation::{CloseHandle, ERROR_IO_PENDING};
 use windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OVERLAPPED;
@@ -32,11 +46,12 @@ use crate::buf::{IoBuf, IoBufMut};
 use crate::error::check_file_range;
 use crate::lowlevel::overlapped::PortBinding;
 use crate::lowlevel::{read_overlapped, write_overlapped};
+use crate::runtime::fence::{Fence, FireOnDrop, Signal};
 
 /// The port each open `File`'s handle is bound to, by handle value.
 static BOUND: Mutex<Option<HashMap<usize, PortBinding>>> = Mutex::new(None);
 
-/// The binding of `file`'s handle, if oneport opened it.
+/// Checks that `file`'s handle is bound to the current, living runtime.
 fn check_bound(file: &std::fs::File) -> io::Result<()> {
     let key = file.as_raw_handle() as usize;
     let binding = BOUND
@@ -70,6 +85,7 @@ pub(crate) fn prepare(file: &std::fs::File) -> io::Result<()> {
 
 pub(crate) async fn read_at<B: IoBufMut>(
     file: &Arc<std::fs::File>,
+    _fence: &Arc<Fence>,
     buf: B,
     pos: u64,
 ) -> (io::Result<usize>, B) {
@@ -83,6 +99,7 @@ pub(crate) async fn read_at<B: IoBufMut>(
 
 pub(crate) async fn write_at<B: IoBuf>(
     file: &Arc<std::fs::File>,
+    fence: &Arc<Fence>,
     buf: B,
     pos: u64,
 ) -> (io::Result<usize>, B) {
@@ -90,7 +107,61 @@ pub(crate) async fn write_at<B: IoBuf>(
     if let Err(e) = check_file_range(pos, len).and_then(|()| check_bound(file)) {
         return (Err(e), buf);
     }
-    write_overlapped(file.as_raw_handle(), buf, pos).await
+    OrderedWrite {
+        op: Some(Box::pin(write_overlapped(file.as_raw_handle(), buf, pos))),
+        started: false,
+        file: file.clone(),
+        fence: fence.clone(),
+    }
+    .await
+}
+
+/// A write that, if dropped once started, completes in a task of its own
+/// before the file's later calls (see the module docs).
+struct OrderedWrite<F: Future + 'static> {
+    /// Boxed so that a started operation can move to another task.
+    op: Option<Pin<Box<F>>>,
+    /// Polled at least once: `WriteFile` may have been called.
+    started: bool,
+    /// Keeps the handle open until the moved operation is over.
+    file: Arc<std::fs::File>,
+    fence: Arc<Fence>,
+}
+
+impl<F: Future + 'static> Future for OrderedWrite<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.started = true;
+        let op = self
+            .op
+            .as_mut()
+            .expect("oneport: OrderedWrite polled after completion");
+        let out = std::task::ready!(op.as_mut().poll(cx));
+        self.op = None;
+        Poll::Ready(out)
+    }
+}
+
+impl<F: Future + 'static> Drop for OrderedWrite<F> {
+    fn drop(&mut self) {
+        let Some(op) = self.op.take() else { return };
+        if !self.started {
+            return;
+        }
+        let Some(rt) = crate::runtime::try_current() else {
+            return; // no runtime to finish it on: dropping cancels it
+        };
+        let done = FireOnDrop(Signal::new());
+        self.fence.push(done.0.clone());
+        let file = self.file.clone();
+        rt.spawn(async move {
+            let _done = done;
+            let _ = op.await;
+            drop(file);
+        })
+        .detach();
+    }
 }
 
 /// `FSCTL_SET_SPARSE`, synchronously (this runs on the blocking pool).
