@@ -102,3 +102,9 @@ pub use runtime::{
     run, spawn, spawn_blocking_task as spawn_blocking, yield_now, Join, JoinError, JoinHandle,
     Runtime,
 };
+
+/// The README's code blocks, compiled and run as doc tests so the README
+/// never shows code that does not work.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
