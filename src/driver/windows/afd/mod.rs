@@ -180,7 +180,7 @@ impl Afd {
             let mut wake = Vec::new();
             st.fail_all(base, &e, &mut wake);
             drop(st);
-            wake.into_iter().for_each(Waker::wake);
+            crate::driver::wake_all_or_resume(wake);
             return Err(e);
         }
         st.next_token += 1;
@@ -226,7 +226,7 @@ impl Afd {
             st.fail_all(sock, &e, &mut wake);
         }
         drop(st);
-        wake.into_iter().for_each(Waker::wake);
+        crate::driver::wake_all_or_resume(wake);
     }
 
     /// Rule 15: every waiter on the socket wakes with `ClosedResource`, and
@@ -244,7 +244,7 @@ impl Afd {
         // Nobody waits any more: this only cancels the poll, which cannot fail.
         st.refresh(base).ok();
         drop(st);
-        wake.into_iter().for_each(Waker::wake);
+        crate::driver::wake_all_or_resume(wake);
         Ok(())
     }
 }
@@ -345,9 +345,19 @@ impl State {
     fn cancel(&mut self, cur: CurrentPoll) {
         // SAFETY: `cur.op` is in `polls` (its packet has not been dequeued)
         // and was submitted on the handle of `cur.group`, still open.
-        // Another failure than "already finished" leaves the poll to end
-        // by itself (an event, or the driver's drop); it is stale either way.
-        let _ = unsafe { poll::cancel(self.groups.handle(cur.group), cur.op) };
+        // Another failure than "already finished" (ignored inside) leaves
+        // the poll to end by itself (an event, or the driver's drop); it is
+        // stale either way and its memory stays owned until its packet, so
+        // nothing is lost, but it is unexpected and costs a slot of the
+        // group until then: say so.
+        if let Err(e) = unsafe { poll::cancel(self.groups.handle(cur.group), cur.op) } {
+            log::warn!(
+                target: "oneport",
+                "cancelling a superseded AFD poll {:p} failed: {e}; it stays in flight until \
+                 it completes by itself",
+                cur.op
+            );
+        }
     }
 }
 
@@ -390,7 +400,7 @@ impl Drop for Afd {
         st.polls.clear();
         for e in others {
             // SAFETY: re-posting copies three values into the open port.
-            unsafe {
+            let ok = unsafe {
                 PostQueuedCompletionStatus(
                     self.port,
                     e.dwNumberOfBytesTransferred,
@@ -398,6 +408,20 @@ impl Drop for Afd {
                     e.lpOverlapped,
                 )
             };
+            if ok == 0 {
+                // The packet belonged to another subsystem (an overlapped
+                // operation, a wait, a monitor), which now never sees it:
+                // its memory is kept (and reported) by that subsystem's own
+                // drain, but the loss must not be silent.
+                log::warn!(
+                    target: "oneport",
+                    "could not re-post a key-{} packet (OVERLAPPED {:p}) met while draining AFD \
+                     polls: {}",
+                    e.lpCompletionKey,
+                    e.lpOverlapped,
+                    io::Error::last_os_error()
+                );
+            }
         }
     }
 }
