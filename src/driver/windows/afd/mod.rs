@@ -162,6 +162,18 @@ impl Afd {
     ) -> io::Result<WaitToken> {
         let base = base_socket::resolve(&*self.ioctl, sock)?;
         let mut st = self.state.borrow_mut();
+        if st.sockets.get_mut(&base).is_some_and(|r| r.slot(dir).is_some()) {
+            // The waiter there may belong to a socket closed without
+            // `notify_closing` whose number `sock` now reuses: its poll has
+            // ended (LOCAL_CLOSE) but the packet is not dequeued yet.
+            let mut wake = Vec::new();
+            st.settle_ended_poll(base, &mut wake);
+            if !wake.is_empty() {
+                drop(st);
+                crate::driver::wake_all_or_resume(wake);
+                st = self.state.borrow_mut();
+            }
+        }
         let token = st.next_token;
         let slot = st.sockets.entry(base).or_default().slot(dir);
         if slot.is_some() {
@@ -276,6 +288,35 @@ impl State {
             self.finished.insert(token, result);
             self.count(dir, -1);
             wake.push(waker);
+        }
+    }
+
+    /// Acts now on a current poll of `sock` that the kernel has finished
+    /// but whose packet is still queued: its waiters are woken as its
+    /// packet would wake them, except that a LOCAL_CLOSE (the socket was
+    /// closed without `notify_closing`, WINDOWS.md rule 16) fails them all
+    /// with `WSAENOTSOCK`: the number may already name a new socket, which
+    /// starts clean. The poll becomes stale; its packet is ignored later.
+    fn settle_ended_poll(&mut self, sock: RawSock, wake: &mut Vec<Waker>) {
+        let Some(rec) = self.sockets.get_mut(&sock) else {
+            return;
+        };
+        let Some(cur) = rec.current else {
+            return;
+        };
+        // SAFETY: the current poll is in `polls`: not yet reclaimed.
+        let Some(outcome) = (unsafe { poll::peek(cur.op) }) else {
+            return;
+        };
+        rec.current = None;
+        if let Some(e) = outcome.error() {
+            self.fail_all(sock, &e, wake);
+        } else if outcome.events.intersects(poll::Events::LOCAL_CLOSE) {
+            self.fail_all(sock, &base_socket::wsa_error(WSAENOTSOCK), wake);
+        } else {
+            for dir in socket::woken_directions(outcome.events) {
+                self.finish(sock, dir, Ok(()), wake);
+            }
         }
     }
 
