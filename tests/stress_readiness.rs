@@ -126,7 +126,10 @@ fn round(stress_seed: u64, round: u64, long: bool) {
             let mut tasks = Vec::new();
             for id in 0..pairs {
                 let (a, b) = tcp_pair();
-                let (a, b) = (TcpStream::from_std(a).unwrap(), TcpStream::from_std(b).unwrap());
+                let (a, b) = (
+                    TcpStream::from_std(a).unwrap(),
+                    TcpStream::from_std(b).unwrap(),
+                );
                 let total = rng.below(64 * 1024);
                 let (wr, rr) = (Rng(rng.next() | 1), Rng(rng.next() | 1));
                 let w = oneport::spawn(writer(a, id, total, wr));
@@ -154,7 +157,10 @@ fn round(stress_seed: u64, round: u64, long: bool) {
                 (start.tasks_waiting_read, start.tasks_waiting_write),
                 "waiters left behind: {end:?}"
             );
-            assert_eq!(end.afd_polls_in_flight, start.afd_polls_in_flight, "{end:?}");
+            assert_eq!(
+                end.afd_polls_in_flight, start.afd_polls_in_flight,
+                "{end:?}"
+            );
             assert_eq!(end.epoll_registered, start.epoll_registered, "{end:?}");
             io::Result::Ok(())
         })
@@ -179,5 +185,8 @@ fn readiness_churn_keeps_data_and_bookkeeping_intact() {
         std::thread::sleep(Duration::from_millis(20));
         after = open_handles();
     }
-    assert!(after <= before, "fds/handles: {before} before, {after} after");
+    assert!(
+        after <= before,
+        "fds/handles: {before} before, {after} after"
+    );
 }

@@ -88,7 +88,10 @@ impl PollSlot {
         loop {
             if let Some(mut p) = self.parked.take() {
                 if !p.waker.will_wake(cx.waker()) {
-                    if p.displaced.as_ref().is_some_and(|d| d.will_wake(cx.waker())) {
+                    if p.displaced
+                        .as_ref()
+                        .is_some_and(|d| d.will_wake(cx.waker()))
+                    {
                         // The task the wait was taken from is back while
                         // the other still holds it: it is the second one.
                         p.displaced = None;

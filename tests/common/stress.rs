@@ -32,7 +32,10 @@ impl Stress {
             }
         };
         let long = std::env::var("ONEPORT_STRESS").is_ok_and(|v| v == "long");
-        eprintln!("{name}: ONEPORT_STRESS_SEED={seed:#x} ({})", if long { "long" } else { "short" });
+        eprintln!(
+            "{name}: ONEPORT_STRESS_SEED={seed:#x} ({})",
+            if long { "long" } else { "short" }
+        );
         Stress { seed, long }
     }
 

@@ -162,7 +162,11 @@ impl Afd {
     ) -> io::Result<WaitToken> {
         let base = base_socket::resolve(&*self.ioctl, sock)?;
         let mut st = self.state.borrow_mut();
-        if st.sockets.get_mut(&base).is_some_and(|r| r.slot(dir).is_some()) {
+        if st
+            .sockets
+            .get_mut(&base)
+            .is_some_and(|r| r.slot(dir).is_some())
+        {
             // The waiter there may belong to a socket closed without
             // `notify_closing` whose number `sock` now reuses: its poll has
             // ended (LOCAL_CLOSE) but the packet is not dequeued yet.

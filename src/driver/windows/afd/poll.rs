@@ -243,16 +243,22 @@ pub(crate) unsafe fn peek(op: NonNull<PollOp>) -> Option<Outcome> {
     // SAFETY: the allocation is live (not reclaimed); the kernel writes the
     // status last, so a volatile read of it is the documented way to ask
     // whether it is done, and once it is done nothing writes the rest.
-    let status = unsafe { std::ptr::read_volatile(std::ptr::addr_of!((*raw).iosb.Anonymous.Status)) };
+    let status =
+        unsafe { std::ptr::read_volatile(std::ptr::addr_of!((*raw).iosb.Anonymous.Status)) };
     if status == STATUS_PENDING {
         return None;
     }
     std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
     // SAFETY: as above; the kernel is done with the info buffer.
-    let events = unsafe { std::ptr::read_volatile(std::ptr::addr_of!((*raw).info.handles[0].events)) };
+    let events =
+        unsafe { std::ptr::read_volatile(std::ptr::addr_of!((*raw).info.handles[0].events)) };
     Some(Outcome {
         status,
-        events: if status == 0 { Events(events) } else { Events::NONE },
+        events: if status == 0 {
+            Events(events)
+        } else {
+            Events::NONE
+        },
     })
 }
 
