@@ -179,6 +179,45 @@ fn a_socket_closed_without_notify_does_not_poison_its_number() {
     });
 }
 
+/// Defect 2, the other direction: a reader stranded on a socket closed
+/// without `notify_closing`; a writer on the new socket of that number
+/// must not leave the stale reader parked on the new socket.
+#[test]
+fn a_wait_in_the_other_direction_on_a_reused_number_fails_the_stale_waiter() {
+    let _g = serial();
+    within(60, || {
+        oneport::run(async {
+            let live = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            wait_writable(raw(&live)).await.unwrap();
+            let mut checked = 0;
+            for _ in 0..10 {
+                let old = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                let fd = raw(&old);
+                let stranded = oneport::spawn(async move { wait_readable(fd).await });
+                lowlevel::wait_all_tasks_blocked().await;
+                drop(old); // no notify_closing
+                let new = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                if raw(&new) != fd {
+                    // Windows reuses handle values in no fixed order.
+                    if cfg!(unix) {
+                        panic!("Linux reuses the lowest fd");
+                    }
+                    drop(stranded);
+                    continue;
+                }
+                wait_writable(raw(&new)).await.unwrap();
+                let r = timeout(Duration::from_secs(10), stranded)
+                    .await
+                    .expect("the stale reader stays parked on the new socket");
+                let e = r.expect_err("the stale reader was told its socket is ready");
+                assert!(e.raw_os_error().is_some(), "{e:?}");
+                checked += 1;
+            }
+            assert!(checked > 0, "no handle value was ever reused");
+        })
+    });
+}
+
 /// Defect 7: a wait on a closed fd fails with EBADF, and then the reader
 /// still parked on that number is woken (with the same error), and a second
 /// wait also gets EBADF, not `ResourceBusy`.

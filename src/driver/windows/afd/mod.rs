@@ -162,14 +162,12 @@ impl Afd {
     ) -> io::Result<WaitToken> {
         let base = base_socket::resolve(&*self.ioctl, sock)?;
         let mut st = self.state.borrow_mut();
-        if st
-            .sockets
-            .get_mut(&base)
-            .is_some_and(|r| r.slot(dir).is_some())
-        {
-            // The waiter there may belong to a socket closed without
+        if st.sockets.get(&base).is_some_and(|r| r.current.is_some()) {
+            // The waiters there may belong to a socket closed without
             // `notify_closing` whose number `sock` now reuses: its poll has
-            // ended (LOCAL_CLOSE) but the packet is not dequeued yet.
+            // ended (LOCAL_CLOSE) but the packet is not dequeued yet. In
+            // either direction: a stale reader must not stay parked on the
+            // new socket of a writer.
             let mut wake = Vec::new();
             st.settle_ended_poll(base, &mut wake);
             if !wake.is_empty() {
@@ -296,11 +294,11 @@ impl State {
     }
 
     /// Acts now on a current poll of `sock` that the kernel has finished
-    /// but whose packet is still queued: its waiters are woken as its
-    /// packet would wake them, except that a LOCAL_CLOSE (the socket was
-    /// closed without `notify_closing`, WINDOWS.md rule 16) fails them all
-    /// with `WSAENOTSOCK`: the number may already name a new socket, which
-    /// starts clean. The poll becomes stale; its packet is ignored later.
+    /// with LOCAL_CLOSE or an error but whose packet is still queued: the
+    /// socket was closed without `notify_closing` (WINDOWS.md rule 16) and
+    /// the number may already name a new socket, which must start clean.
+    /// The waiters get the poll's error, or `WSAENOTSOCK` for a close; the
+    /// record goes, and the poll's packet is ignored when it comes.
     fn settle_ended_poll(&mut self, sock: RawSock, wake: &mut Vec<Waker>) {
         let Some(rec) = self.sockets.get_mut(&sock) else {
             return;
@@ -312,16 +310,15 @@ impl State {
         let Some(outcome) = (unsafe { poll::peek(cur.op) }) else {
             return;
         };
-        rec.current = None;
         if let Some(e) = outcome.error() {
+            rec.current = None;
             self.fail_all(sock, &e, wake);
         } else if outcome.events.intersects(poll::Events::LOCAL_CLOSE) {
+            rec.current = None;
             self.fail_all(sock, &base_socket::wsa_error(WSAENOTSOCK), wake);
-        } else {
-            for dir in socket::woken_directions(outcome.events) {
-                self.finish(sock, dir, Ok(()), wake);
-            }
         }
+        // Any other ending is left to its packet, as usual: the socket is
+        // alive, and a superseded poll's events are asked for again.
     }
 
     /// The socket cannot be polled: every waiter gets the error and the
