@@ -218,6 +218,55 @@ fn a_wait_in_the_other_direction_on_a_reused_number_fails_the_stale_waiter() {
     });
 }
 
+/// Defect 2, through a cancel: both directions stranded on a socket
+/// closed without `notify_closing`; the stale writer's wait is dropped
+/// after the number was reused. That must not hand the stale reader to the
+/// new socket (where it would make the new reader `ResourceBusy`).
+#[test]
+fn cancelling_a_stale_waiter_does_not_hand_its_partner_to_the_new_socket() {
+    let _g = serial();
+    within(60, || {
+        oneport::run(async {
+            let live = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            wait_writable(raw(&live)).await.unwrap();
+            let (c, _d) = tcp_pair();
+            fill(&c);
+            let fd = raw(&c);
+            let reader = oneport::spawn(async move { wait_readable(fd).await });
+            let writer = oneport::spawn(async move { wait_writable(fd).await });
+            lowlevel::wait_all_tasks_blocked().await;
+            drop(c); // no notify_closing
+            let mut spare = Vec::new();
+            let new = loop {
+                let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                if raw(&s) == fd || spare.len() == 20 {
+                    break s;
+                }
+                spare.push(s);
+            };
+            let reused = raw(&new) == fd;
+            if cfg!(unix) {
+                assert!(reused, "Linux reuses the lowest fd");
+            }
+            drop(writer); // cancels the stale writer
+            oneport::yield_now().await;
+            new.send_to(b"x", new.local_addr().unwrap()).unwrap();
+            let r = timeout(Duration::from_secs(10), wait_readable(raw(&new)))
+                .await
+                .expect("a wait on the new socket hangs");
+            if let Err(e) = r {
+                panic!("new reader (number reused: {reused}): {e:?}");
+            }
+            let stale = timeout(Duration::from_secs(10), reader)
+                .await
+                .expect("the stale reader is never woken");
+            if reused {
+                stale.expect_err("the stale reader was told the new socket is ready");
+            }
+        })
+    });
+}
+
 /// Defect 7: a wait on a closed fd fails with EBADF, and then the reader
 /// still parked on that number is woken (with the same error), and a second
 /// wait also gets EBADF, not `ResourceBusy`.

@@ -7,7 +7,20 @@
 //! kernel has forgotten the fd) for whoever still waits. One-shot means a
 //! socket nobody waits on costs nothing and never wakes the loop.
 //! `EPOLLHUP` and `EPOLLERR` wake both directions: after them, the next
-//! syscall in either direction returns at once.
+//! syscall in either direction returns at once. (`EPOLLRDHUP`, a peer that
+//! only stopped sending, wakes the reader: a writer woken by it would find
+//! the socket still full and wait again at once, a busy loop.)
+//!
+//! Closing an fd removes it from epoll without any event, so a record can
+//! outlive its socket (closed without `notify_closing`). Such a record is
+//! noticed the next time its number is waited on or its waiters change:
+//! `EPOLL_CTL_MOD` on a registration we armed fails (`EBADF`: closed;
+//! `ENOENT`: the number now names another file). Its waiters get `EBADF`
+//! and the new socket starts clean (WINDOWS.md rule 16). A record nobody
+//! touches again cannot be noticed: the kernel says nothing.
+//!
+//! The driver's own fds (the epoll fd and the wakeup eventfd) are refused
+//! as wait targets: a wait on them would steal the wakeup channel.
 //!
 //! An eventfd, registered level-triggered, is the wakeup channel for other
 //! threads.
@@ -353,11 +366,17 @@ impl Driver {
         let r = unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, &mut ev) };
         if r < 0 {
             let e = io::Error::last_os_error();
-            // ENOENT: the kernel has forgotten the fd (it was closed, and
-            // the number may now name a new file): register it afresh.
             if e.raw_os_error() != Some(libc::ENOENT) {
                 return Err(e);
             }
+            if rec.armed != 0 {
+                // We had it armed and the kernel has forgotten it: the fd
+                // was closed under its waiters (the number may now name
+                // another file, which must not inherit them).
+                return Err(io::Error::from_raw_os_error(libc::EBADF));
+            }
+            // Not registered yet (or disarmed by an event and since closed
+            // and reopened): register the file now under the number.
             // SAFETY: as above.
             cvt(unsafe {
                 libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev)
