@@ -236,6 +236,9 @@ impl Afd {
             *rec.slot(dir) = None;
         }
         let mut wake = Vec::new();
+        // A poll that ended with the socket's close must not be replaced by
+        // one for the remaining waiter: the number may name a new socket.
+        st.settle_ended_poll(sock, &mut wake);
         if let Err(e) = st.refresh(sock) {
             st.fail_all(sock, &e, &mut wake);
         }
