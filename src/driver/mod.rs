@@ -184,6 +184,28 @@ pub(crate) trait Completions {
     fn abandon_op(&self, id: OpId);
 }
 
+/// Wakes every waker in `wakers` (emptying it), even if some of them panic:
+/// a waker is user code, and one that panics must not strand the waiters
+/// after it in the same batch, whose results are already recorded as
+/// finished. The first panic is handed back for the caller to resume once
+/// its own state is tidy; later ones are dropped.
+pub(crate) fn wake_all(wakers: &mut Vec<Waker>) -> Option<Box<dyn std::any::Any + Send>> {
+    let mut first = None;
+    for w in wakers.drain(..) {
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.wake())) {
+            first.get_or_insert(p);
+        }
+    }
+    first
+}
+
+/// [`wake_all`], then resumes the first panic of a waker, if any.
+pub(crate) fn wake_all_or_resume(mut wakers: Vec<Waker>) {
+    if let Some(p) = wake_all(&mut wakers) {
+        std::panic::resume_unwind(p);
+    }
+}
+
 /// Milliseconds for a kernel timeout, rounded *up*: a positive timeout
 /// never becomes 0 (a busy loop), and rounding up never wakes before a
 /// deadline. `None` stays `None` (wait for ever); the caller clamps to its

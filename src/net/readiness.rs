@@ -50,6 +50,9 @@ pub(crate) async fn retry<T>(
 struct Parked {
     wait: Pin<Box<dyn Future<Output = io::Result<()>>>>,
     waker: Waker,
+    /// The waker this wait was taken over from, while its owner has not
+    /// been back: if it comes back, two tasks are polling at once.
+    displaced: Option<Waker>,
 }
 
 /// Where the poll-based I/O of one direction of a socket keeps its wait.
@@ -59,7 +62,11 @@ struct Parked {
 /// direction: if a poll with another waker comes along (another task, or the
 /// same operation moved to a new task), it takes the wait over and the
 /// previous waker is woken so that its owner, if still interested, polls
-/// again and finds out. An `async fn` that has to wait first [`release`]s
+/// again and finds out: if it does while the newcomer still holds the
+/// wait, two tasks are polling one direction at once and the returning one
+/// gets `ResourceBusy` (API.md). Handing the wait back and forth instead
+/// would keep both tasks waking each other for ever, at full CPU.
+/// An `async fn` that has to wait first [`release`]s
 /// the slot, so a poll-based operation abandoned half-way (its caller
 /// dropped) never makes the socket look busy.
 ///
@@ -81,8 +88,19 @@ impl PollSlot {
         loop {
             if let Some(mut p) = self.parked.take() {
                 if !p.waker.will_wake(cx.waker()) {
+                    if p.displaced
+                        .as_ref()
+                        .is_some_and(|d| d.will_wake(cx.waker()))
+                    {
+                        // The task the wait was taken from is back while
+                        // the other still holds it: it is the second one.
+                        p.displaced = None;
+                        self.parked.set(Some(p));
+                        return Poll::Ready(Err(crate::error::socket_busy(dir)));
+                    }
                     let previous = std::mem::replace(&mut p.waker, cx.waker().clone());
-                    previous.wake();
+                    previous.wake_by_ref();
+                    p.displaced = Some(previous);
                 }
                 match p.wait.as_mut().poll(cx) {
                     Poll::Pending => {
@@ -97,6 +115,7 @@ impl PollSlot {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.parked.set(Some(Parked {
                     wait: Box::pin(wait(sock, dir)),
                     waker: cx.waker().clone(),
+                    displaced: None,
                 })),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => return Poll::Ready(r),

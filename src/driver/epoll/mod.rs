@@ -7,7 +7,20 @@
 //! kernel has forgotten the fd) for whoever still waits. One-shot means a
 //! socket nobody waits on costs nothing and never wakes the loop.
 //! `EPOLLHUP` and `EPOLLERR` wake both directions: after them, the next
-//! syscall in either direction returns at once.
+//! syscall in either direction returns at once. (`EPOLLRDHUP`, a peer that
+//! only stopped sending, wakes the reader: a writer woken by it would find
+//! the socket still full and wait again at once, a busy loop.)
+//!
+//! Closing an fd removes it from epoll without any event, so a record can
+//! outlive its socket (closed without `notify_closing`). Such a record is
+//! noticed the next time its number is waited on or its waiters change:
+//! `EPOLL_CTL_MOD` on a registration we armed fails (`EBADF`: closed;
+//! `ENOENT`: the number now names another file). Its waiters get `EBADF`
+//! and the new socket starts clean (WINDOWS.md rule 16). A record nobody
+//! touches again cannot be noticed: the kernel says nothing.
+//!
+//! The driver's own fds (the epoll fd and the wakeup eventfd) are refused
+//! as wait targets: a wait on them would steal the wakeup channel.
 //!
 //! An eventfd, registered level-triggered, is the wakeup channel for other
 //! threads.
@@ -171,24 +184,31 @@ impl super::Driver for Driver {
             }
         }
         drop(events);
-        wake.drain(..).for_each(Waker::wake);
+        // Panic-safe: a user's waker that panics must not strand the
+        // waiters after it, whose results are already recorded.
+        let panic = super::wake_all(&mut wake);
         *self.wake_buf.borrow_mut() = wake;
+        if let Some(p) = panic {
+            std::panic::resume_unwind(p);
+        }
     }
 
     fn register_wait(&self, fd: RawFd, dir: Interest, waker: &Waker) -> io::Result<WaitToken> {
-        let mut st = self.state.borrow_mut();
-        // The table grows to the fd's number: check first that the fd is
-        // open at all, so a bogus huge number is an error, not a huge table.
-        // SAFETY: F_GETFD reads descriptor flags; no memory is passed.
-        if fd < 0 || (!st.covers(fd) && unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0) {
+        if fd < 0 {
             return Err(io::Error::from_raw_os_error(libc::EBADF));
         }
-        let token = st.park(fd, dir, waker).map_err(|Busy| socket_busy(dir))?;
-        if let Err(e) = self.rearm(&mut st, fd) {
-            st.cancel(token);
-            return Err(e);
+        if fd == self.epfd.as_raw_fd() || fd == self.waker.0.fd.as_raw_fd() {
+            // Waiting on these would hang the runtime (or confuse its
+            // wakeup channel): they belong to the driver itself.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("oneport: fd {fd} is the runtime's own epoll or wakeup fd; it cannot be waited on"),
+            ));
         }
-        Ok(token)
+        let mut wake = Vec::new();
+        let result = self.register(fd, dir, waker, &mut wake);
+        super::wake_all_or_resume(wake);
+        result
     }
 
     fn poll_wait(&self, token: WaitToken, waker: &Waker) -> Poll<io::Result<()>> {
@@ -205,7 +225,7 @@ impl super::Driver for Driver {
             fail_all(&mut st, fd, &e, &mut wake);
         }
         drop(st);
-        wake.into_iter().for_each(Waker::wake);
+        super::wake_all_or_resume(wake);
     }
 
     fn notify_closing(&self, fd: RawFd) -> io::Result<()> {
@@ -216,7 +236,7 @@ impl super::Driver for Driver {
         ];
         self.rearm(&mut st, fd).ok();
         drop(st);
-        wake.into_iter().flatten().for_each(Waker::wake);
+        super::wake_all_or_resume(wake.into_iter().flatten().collect());
         Ok(())
     }
 
@@ -234,6 +254,66 @@ impl super::Driver for Driver {
 }
 
 impl Driver {
+    /// `register_wait` for an fd that is not the driver's own; wakers of
+    /// waiters failed on the way go to `wake`.
+    fn register(
+        &self,
+        fd: RawFd,
+        dir: Interest,
+        waker: &Waker,
+        wake: &mut Vec<Waker>,
+    ) -> io::Result<WaitToken> {
+        let mut st = self.state.borrow_mut();
+        // A record left behind by a socket closed without `notify_closing`
+        // (WINDOWS.md rule 16 on Linux): its waiters are told, and the new
+        // socket (perhaps reusing the number) starts clean.
+        self.drop_if_stale(&mut st, fd, wake);
+        // The table grows to the fd's number: check first that the fd is
+        // open at all, so a bogus huge number is an error, not a huge table.
+        // SAFETY: F_GETFD reads descriptor flags; no memory is passed.
+        if !st.covers(fd) && unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        let token = st.park(fd, dir, waker).map_err(|Busy| socket_busy(dir))?;
+        if let Err(e) = self.rearm(&mut st, fd) {
+            // Nothing watches the fd now: withdraw the newcomer, and anyone
+            // else parked on it learns the same error.
+            st.cancel(token);
+            fail_all(&mut st, fd, &e, wake);
+            return Err(e);
+        }
+        Ok(token)
+    }
+
+    /// Checks that the registration a record believes in still exists for
+    /// the file now open under `fd`. Closing an fd removes it from epoll
+    /// without an event, so a record can outlive its socket: re-arming it
+    /// with `EPOLL_CTL_MOD` then fails with `EBADF` (the fd is closed) or
+    /// `ENOENT` (the number now names another file). Its waiters get
+    /// `EBADF` (their socket was closed) and the record is reset.
+    fn drop_if_stale(&self, st: &mut Waiters, fd: RawFd, wake: &mut Vec<Waker>) {
+        let Some(rec) = st.get(fd) else {
+            return;
+        };
+        if rec.armed == 0 {
+            return;
+        }
+        let mut ev = libc::epoll_event {
+            events: rec.armed | libc::EPOLLONESHOT as u32,
+            u64: fd as u64,
+        };
+        // SAFETY: `ev` is a valid epoll_event for the duration of the call.
+        // Re-arming the same interest is harmless: it reports only what is
+        // really ready.
+        let r = unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, &mut ev) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EBADF)) {
+                fail_all(st, fd, &io::Error::from_raw_os_error(libc::EBADF), wake);
+            }
+        }
+    }
+
     fn drain_wakeup(&self) {
         // Read first, then clear `pending`. The other order loses wakeups: a
         // wake landing between the two would see `pending` clear, write,
@@ -289,6 +369,14 @@ impl Driver {
             if e.raw_os_error() != Some(libc::ENOENT) {
                 return Err(e);
             }
+            if rec.armed != 0 {
+                // We had it armed and the kernel has forgotten it: the fd
+                // was closed under its waiters (the number may now name
+                // another file, which must not inherit them).
+                return Err(io::Error::from_raw_os_error(libc::EBADF));
+            }
+            // Not registered yet (or disarmed by an event and since closed
+            // and reopened): register the file now under the number.
             // SAFETY: as above.
             cvt(unsafe {
                 libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev)

@@ -108,7 +108,9 @@ impl super::Driver for Driver {
             }
         }
         drop(entries);
-        wake.into_iter().for_each(Waker::wake);
+        // Panic-safe: a user's waker that panics must not strand the
+        // waiters after it, whose results are already recorded.
+        super::wake_all_or_resume(wake);
     }
 
     fn statistics(&self) -> DriverStats {

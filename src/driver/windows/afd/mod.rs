@@ -162,6 +162,20 @@ impl Afd {
     ) -> io::Result<WaitToken> {
         let base = base_socket::resolve(&*self.ioctl, sock)?;
         let mut st = self.state.borrow_mut();
+        if st.sockets.get(&base).is_some_and(|r| r.current.is_some()) {
+            // The waiters there may belong to a socket closed without
+            // `notify_closing` whose number `sock` now reuses: its poll has
+            // ended (LOCAL_CLOSE) but the packet is not dequeued yet. In
+            // either direction: a stale reader must not stay parked on the
+            // new socket of a writer.
+            let mut wake = Vec::new();
+            st.settle_ended_poll(base, &mut wake);
+            if !wake.is_empty() {
+                drop(st);
+                crate::driver::wake_all_or_resume(wake);
+                st = self.state.borrow_mut();
+            }
+        }
         let token = st.next_token;
         let slot = st.sockets.entry(base).or_default().slot(dir);
         if slot.is_some() {
@@ -180,7 +194,7 @@ impl Afd {
             let mut wake = Vec::new();
             st.fail_all(base, &e, &mut wake);
             drop(st);
-            wake.into_iter().for_each(Waker::wake);
+            crate::driver::wake_all_or_resume(wake);
             return Err(e);
         }
         st.next_token += 1;
@@ -222,11 +236,14 @@ impl Afd {
             *rec.slot(dir) = None;
         }
         let mut wake = Vec::new();
+        // A poll that ended with the socket's close must not be replaced by
+        // one for the remaining waiter: the number may name a new socket.
+        st.settle_ended_poll(sock, &mut wake);
         if let Err(e) = st.refresh(sock) {
             st.fail_all(sock, &e, &mut wake);
         }
         drop(st);
-        wake.into_iter().for_each(Waker::wake);
+        crate::driver::wake_all_or_resume(wake);
     }
 
     /// Rule 15: every waiter on the socket wakes with `ClosedResource`, and
@@ -244,7 +261,7 @@ impl Afd {
         // Nobody waits any more: this only cancels the poll, which cannot fail.
         st.refresh(base).ok();
         drop(st);
-        wake.into_iter().for_each(Waker::wake);
+        crate::driver::wake_all_or_resume(wake);
         Ok(())
     }
 }
@@ -277,6 +294,34 @@ impl State {
             self.count(dir, -1);
             wake.push(waker);
         }
+    }
+
+    /// Acts now on a current poll of `sock` that the kernel has finished
+    /// with LOCAL_CLOSE or an error but whose packet is still queued: the
+    /// socket was closed without `notify_closing` (WINDOWS.md rule 16) and
+    /// the number may already name a new socket, which must start clean.
+    /// The waiters get the poll's error, or `WSAENOTSOCK` for a close; the
+    /// record goes, and the poll's packet is ignored when it comes.
+    fn settle_ended_poll(&mut self, sock: RawSock, wake: &mut Vec<Waker>) {
+        let Some(rec) = self.sockets.get_mut(&sock) else {
+            return;
+        };
+        let Some(cur) = rec.current else {
+            return;
+        };
+        // SAFETY: the current poll is in `polls`: not yet reclaimed.
+        let Some(outcome) = (unsafe { poll::peek(cur.op) }) else {
+            return;
+        };
+        if let Some(e) = outcome.error() {
+            rec.current = None;
+            self.fail_all(sock, &e, wake);
+        } else if outcome.events.intersects(poll::Events::LOCAL_CLOSE) {
+            rec.current = None;
+            self.fail_all(sock, &base_socket::wsa_error(WSAENOTSOCK), wake);
+        }
+        // Any other ending is left to its packet, as usual: the socket is
+        // alive, and a superseded poll's events are asked for again.
     }
 
     /// The socket cannot be polled: every waiter gets the error and the
@@ -345,9 +390,19 @@ impl State {
     fn cancel(&mut self, cur: CurrentPoll) {
         // SAFETY: `cur.op` is in `polls` (its packet has not been dequeued)
         // and was submitted on the handle of `cur.group`, still open.
-        // Another failure than "already finished" leaves the poll to end
-        // by itself (an event, or the driver's drop); it is stale either way.
-        let _ = unsafe { poll::cancel(self.groups.handle(cur.group), cur.op) };
+        // Another failure than "already finished" (ignored inside) leaves
+        // the poll to end by itself (an event, or the driver's drop); it is
+        // stale either way and its memory stays owned until its packet, so
+        // nothing is lost, but it is unexpected and costs a slot of the
+        // group until then: say so.
+        if let Err(e) = unsafe { poll::cancel(self.groups.handle(cur.group), cur.op) } {
+            log::warn!(
+                target: "oneport",
+                "cancelling a superseded AFD poll {:p} failed: {e}; it stays in flight until \
+                 it completes by itself",
+                cur.op
+            );
+        }
     }
 }
 
@@ -390,7 +445,7 @@ impl Drop for Afd {
         st.polls.clear();
         for e in others {
             // SAFETY: re-posting copies three values into the open port.
-            unsafe {
+            let ok = unsafe {
                 PostQueuedCompletionStatus(
                     self.port,
                     e.dwNumberOfBytesTransferred,
@@ -398,6 +453,20 @@ impl Drop for Afd {
                     e.lpOverlapped,
                 )
             };
+            if ok == 0 {
+                // The packet belonged to another subsystem (an overlapped
+                // operation, a wait, a monitor), which now never sees it:
+                // its memory is kept (and reported) by that subsystem's own
+                // drain, but the loss must not be silent.
+                log::warn!(
+                    target: "oneport",
+                    "could not re-post a key-{} packet (OVERLAPPED {:p}) met while draining AFD \
+                     polls: {}",
+                    e.lpCompletionKey,
+                    e.lpOverlapped,
+                    io::Error::last_os_error()
+                );
+            }
         }
     }
 }

@@ -231,6 +231,37 @@ pub(crate) unsafe fn cancel(afd: HANDLE, op: NonNull<PollOp>) -> io::Result<()> 
     Ok(())
 }
 
+/// How `op` ended if the kernel has already finished it, before its packet
+/// is dequeued (`HasOverlappedIoCompleted`); `None` while it is pending.
+/// The memory stays the driver's to free only after the packet: this only
+/// reads what the kernel wrote last.
+///
+/// # Safety
+/// `op` came from [`submit`] and has not been reclaimed.
+pub(crate) unsafe fn peek(op: NonNull<PollOp>) -> Option<Outcome> {
+    let raw = op.as_ptr();
+    // SAFETY: the allocation is live (not reclaimed); the kernel writes the
+    // status last, so a volatile read of it is the documented way to ask
+    // whether it is done, and once it is done nothing writes the rest.
+    let status =
+        unsafe { std::ptr::read_volatile(std::ptr::addr_of!((*raw).iosb.Anonymous.Status)) };
+    if status == STATUS_PENDING {
+        return None;
+    }
+    std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+    // SAFETY: as above; the kernel is done with the info buffer.
+    let events =
+        unsafe { std::ptr::read_volatile(std::ptr::addr_of!((*raw).info.handles[0].events)) };
+    Some(Outcome {
+        status,
+        events: if status == 0 {
+            Events(events)
+        } else {
+            Events::NONE
+        },
+    })
+}
+
 /// Frees a finished request and reports how it ended.
 ///
 /// # Safety
