@@ -184,25 +184,26 @@ pub(crate) trait Completions {
     fn abandon_op(&self, id: OpId);
 }
 
-/// Wakes every waker in `wakers` (emptying it), even if some of them panic:
-/// a waker is user code, and one that panics must not strand the waiters
-/// after it in the same batch, whose results are already recorded as
-/// finished. The first panic is handed back for the caller to resume once
-/// its own state is tidy; later ones are dropped.
-pub(crate) fn wake_all(wakers: &mut Vec<Waker>) -> Option<Box<dyn std::any::Any + Send>> {
-    let mut first = None;
-    for w in wakers.drain(..) {
-        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.wake())) {
-            first.get_or_insert(p);
+/// Wakes every waker of `wakers`, even if some of them panic: a waker is
+/// user code, and one that panics must not strand the waiters after it in
+/// the same batch, whose results are already recorded as finished. The
+/// first panic goes on unwinding once the rest are woken (their own panics
+/// are dropped: a second panic while unwinding would abort). On the normal
+/// path this costs nothing beyond the wakes: the guard only acts while
+/// unwinding.
+pub(crate) fn wake_all_or_resume(wakers: impl IntoIterator<Item = Waker>) {
+    struct WakeRestOnUnwind<I: Iterator<Item = Waker>>(I);
+    impl<I: Iterator<Item = Waker>> Drop for WakeRestOnUnwind<I> {
+        fn drop(&mut self) {
+            // Wakers are left here only when one of them panicked.
+            for w in self.0.by_ref() {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.wake()));
+            }
         }
     }
-    first
-}
-
-/// [`wake_all`], then resumes the first panic of a waker, if any.
-pub(crate) fn wake_all_or_resume(mut wakers: Vec<Waker>) {
-    if let Some(p) = wake_all(&mut wakers) {
-        std::panic::resume_unwind(p);
+    let mut rest = WakeRestOnUnwind(wakers.into_iter());
+    while let Some(w) = rest.0.next() {
+        w.wake();
     }
 }
 

@@ -185,12 +185,10 @@ impl super::Driver for Driver {
         }
         drop(events);
         // Panic-safe: a user's waker that panics must not strand the
-        // waiters after it, whose results are already recorded.
-        let panic = super::wake_all(&mut wake);
+        // waiters after it, whose results are already recorded. (The
+        // buffer is kept for the next turn only when no waker panicked.)
+        super::wake_all_or_resume(wake.drain(..));
         *self.wake_buf.borrow_mut() = wake;
-        if let Some(p) = panic {
-            std::panic::resume_unwind(p);
-        }
     }
 
     fn register_wait(&self, fd: RawFd, dir: Interest, waker: &Waker) -> io::Result<WaitToken> {
@@ -207,7 +205,9 @@ impl super::Driver for Driver {
         }
         let mut wake = Vec::new();
         let result = self.register(fd, dir, waker, &mut wake);
-        super::wake_all_or_resume(wake);
+        if !wake.is_empty() {
+            super::wake_all_or_resume(wake);
+        }
         result
     }
 
@@ -225,7 +225,9 @@ impl super::Driver for Driver {
             fail_all(&mut st, fd, &e, &mut wake);
         }
         drop(st);
-        super::wake_all_or_resume(wake);
+        if !wake.is_empty() {
+            super::wake_all_or_resume(wake);
+        }
     }
 
     fn notify_closing(&self, fd: RawFd) -> io::Result<()> {
@@ -236,7 +238,7 @@ impl super::Driver for Driver {
         ];
         self.rearm(&mut st, fd).ok();
         drop(st);
-        super::wake_all_or_resume(wake.into_iter().flatten().collect());
+        super::wake_all_or_resume(wake.into_iter().flatten());
         Ok(())
     }
 
