@@ -2,10 +2,11 @@
 //! comes reports the leak through the `log` facade (not on stderr), after
 //! its bounded drain. Its own test binary: the logger is process-wide.
 #![cfg(windows)]
+mod common;
+use common::log_capture::capture;
 
 use std::future::Future;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
-use std::sync::{Mutex, OnceLock};
 use std::task::Context;
 use std::time::{Duration, Instant};
 
@@ -14,31 +15,6 @@ use windows_sys::Win32::Storage::FileSystem::{
     CreateFileW, FILE_FLAG_OVERLAPPED, OPEN_EXISTING, PIPE_ACCESS_DUPLEX,
 };
 use windows_sys::Win32::System::Pipes::{CreateNamedPipeW, PIPE_TYPE_BYTE, PIPE_WAIT};
-
-struct Capture(Mutex<Vec<(log::Level, String, String)>>);
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, r: &log::Record<'_>) {
-        self.0
-            .lock()
-            .unwrap()
-            .push((r.level(), r.target().to_string(), r.args().to_string()));
-    }
-    fn flush(&self) {}
-}
-
-fn capture() -> &'static Capture {
-    static C: OnceLock<&'static Capture> = OnceLock::new();
-    C.get_or_init(|| {
-        let c: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
-        log::set_logger(c).unwrap();
-        log::set_max_level(log::LevelFilter::Trace);
-        c
-    })
-}
 
 fn wide(s: &str) -> Vec<u16> {
     s.encode_utf16().chain(Some(0)).collect()

@@ -5,6 +5,7 @@
 //! Several tests depend on fd / handle numbers staying put between a close
 //! and the next open, so every test here takes `SERIAL` first.
 mod common;
+use common::CountingWaker;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -13,7 +14,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Wake, Waker};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use common::{raw, tcp_pair, within};
@@ -421,24 +422,6 @@ fn two_tasks_reading_one_stream_do_not_spin() {
     });
 }
 
-/// Wakes nothing but counts, or panics (once per wake).
-struct TestWaker {
-    panics: bool,
-    woken: AtomicUsize,
-}
-
-impl Wake for TestWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref()
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.fetch_add(1, Ordering::SeqCst);
-        if self.panics {
-            panic!("a user waker panics");
-        }
-    }
-}
-
 /// Defect 12: a panicking waker inside `process_events` lost the other
 /// wakeups of its batch. The reader's waker panics; the writer of the same
 /// socket (same event, woken after it) must still be woken.
@@ -449,11 +432,11 @@ fn a_panicking_waker_does_not_lose_the_rest_of_the_batch() {
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_nonblocking(true).unwrap();
         let fd = raw(&sock);
-        let bad = Arc::new(TestWaker {
+        let bad = Arc::new(CountingWaker {
             panics: true,
             woken: AtomicUsize::new(0),
         });
-        let good = Arc::new(TestWaker {
+        let good = Arc::new(CountingWaker {
             panics: false,
             woken: AtomicUsize::new(0),
         });

@@ -4,34 +4,17 @@
 //! must not strand the others of the same batch.
 #![cfg(windows)]
 mod common;
+use common::CountingWaker;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Wake, Waker};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use common::within;
 use oneport::lowlevel::{current_iocp, monitor_completion_key};
 use windows_sys::Win32::System::IO::PostQueuedCompletionStatus;
-
-/// Counts its wakes, and panics on each if `panics`.
-struct TestWaker {
-    panics: bool,
-    woken: AtomicUsize,
-}
-
-impl Wake for TestWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref()
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.fetch_add(1, Ordering::SeqCst);
-        if self.panics {
-            panic!("a user waker panics");
-        }
-    }
-}
 
 fn post(key: usize) {
     // SAFETY: posts a packet with no OVERLAPPED to the runtime's open port.
@@ -42,11 +25,11 @@ fn post(key: usize) {
 #[test]
 fn a_panicking_monitor_waker_does_not_lose_the_next_monitors_wakeup() {
     within(60, || {
-        let bad = Arc::new(TestWaker {
+        let bad = Arc::new(CountingWaker {
             panics: true,
             woken: AtomicUsize::new(0),
         });
-        let good = Arc::new(TestWaker {
+        let good = Arc::new(CountingWaker {
             panics: false,
             woken: AtomicUsize::new(0),
         });

@@ -3,6 +3,7 @@
 //! runtime's port used elsewhere (item 10).
 #![cfg(windows)]
 mod common;
+use common::log_capture::capture;
 use common::temp_path;
 
 use std::io;
@@ -15,7 +16,6 @@ use common::within;
 use oneport::lowlevel::{read_overlapped, register_with_iocp, statistics, write_overlapped};
 use oneport::windows::named_pipe::{ClientOptions, ServerOptions};
 use windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OVERLAPPED;
-
 
 fn pipe_name(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -295,32 +295,6 @@ fn pipe_pair() -> (
             std::os::windows::io::OwnedHandle::from_raw_handle(client),
         )
     }
-}
-
-/// Everything logged in this binary (the logger is process-wide).
-struct Capture(std::sync::Mutex<Vec<(log::Level, String, String)>>);
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, r: &log::Record<'_>) {
-        self.0
-            .lock()
-            .unwrap()
-            .push((r.level(), r.target().to_string(), r.args().to_string()));
-    }
-    fn flush(&self) {}
-}
-
-fn capture() -> &'static Capture {
-    static C: std::sync::OnceLock<&'static Capture> = std::sync::OnceLock::new();
-    C.get_or_init(|| {
-        let c: &'static Capture = Box::leak(Box::new(Capture(std::sync::Mutex::new(Vec::new()))));
-        log::set_logger(c).unwrap();
-        log::set_max_level(log::LevelFilter::Trace);
-        c
-    })
 }
 
 /// A `CancelIoEx` that fails for another reason than "already finished"

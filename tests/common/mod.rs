@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+pub mod log_capture;
 pub mod stress;
 
 /// Runs `f` on its own thread and fails the test if it has not finished
@@ -130,4 +131,23 @@ pub fn temp_path(tag: &str) -> std::path::PathBuf {
         tag,
         N.fetch_add(1, Ordering::Relaxed)
     ))
+}
+
+/// A waker that counts its wakes and, if `panics`, panics on each (a user
+/// waker misbehaving inside the driver's wake loop).
+pub struct CountingWaker {
+    pub panics: bool,
+    pub woken: std::sync::atomic::AtomicUsize,
+}
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref()
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.woken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.panics {
+            panic!("a user waker panics");
+        }
+    }
 }
