@@ -202,7 +202,7 @@ pub(crate) fn wake_all_or_resume(wakers: impl IntoIterator<Item = Waker>) {
         }
     }
     let mut rest = WakeRestOnUnwind(wakers.into_iter());
-    while let Some(w) = rest.0.next() {
+    for w in rest.0.by_ref() {
         w.wake();
     }
 }
