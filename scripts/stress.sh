@@ -21,10 +21,14 @@ case "${1:-}" in
 esac
 status=0
 if [ "$native" = 1 ]; then
-  # Windows-only stress binaries compile to nothing natively.
+  # Windows-only stress binaries compile to nothing natively. The process
+  # churn runs the child helper example, which `cargo test` alone does not
+  # build with --test filters.
+  cargo build --release --example child_helper
   cargo test --release "${tests[@]}" -- --nocapture --test-threads=1 || status=1
 fi
 if [ "$wine" = 1 ]; then
+  cargo build --release --example child_helper --target x86_64-pc-windows-gnu
   cargo test --release --target x86_64-pc-windows-gnu "${tests[@]}" -- --nocapture --test-threads=1 || status=1
 fi
 exit $status
