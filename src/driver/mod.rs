@@ -17,6 +17,12 @@
 //! kernel completes operations on memory it was given (the Windows port)
 //! also implements [`Completions`], the owned-operation surface.
 //!
+//! Who waits on which socket is kept the same way by every readiness
+//! backend, in [`waiters`]: per key a reader, a writer and the backend's own
+//! record of what it asked the kernel for; per waiter a generation-tagged
+//! token. A backend only brings the kernel in line with the interest the
+//! table reports (epoll re-arms, AFD re-polls).
+//!
 //! The run loop names the backend through [`Current`], chosen by `cfg` here
 //! and nowhere else.
 
@@ -24,6 +30,7 @@
 mod epoll;
 #[cfg(windows)]
 pub(crate) mod windows;
+mod waiters;
 
 use std::io;
 use std::task::{Poll, Waker};
