@@ -91,10 +91,12 @@ pub(crate) trait Store: Default {
     #[cfg_attr(not(windows), allow(dead_code))] // used by AFD
     /// Forgets the record of `key` (or resets it to the default).
     fn remove(&mut self, key: Self::Key);
+    #[cfg_attr(windows, allow(dead_code))] // used by epoll
     /// Every record there is.
     fn records(&self) -> impl Iterator<Item = &Record<Self::Backend>>;
 }
 
+#[cfg_attr(windows, allow(dead_code))] // used by epoll
 /// Records in a `Vec` indexed by the key: for small, dense keys (fds).
 pub(crate) struct Dense<K, B> {
     recs: Vec<Record<B>>,
@@ -114,6 +116,7 @@ impl<K: Copy + Eq, B: Default> Dense<K, B>
 where
     usize: TryFrom<K>,
 {
+    #[cfg_attr(windows, allow(dead_code))] // used by epoll
     /// Whether `key` already has a slot (no growth needed to record it).
     pub(crate) fn covers(&self, key: K) -> bool {
         usize::try_from(key).is_ok_and(|i| i < self.recs.len())
@@ -246,6 +249,7 @@ fn split(token: WaitToken) -> (u32, usize) {
 }
 
 impl<S: Store> Waiters<S> {
+    #[cfg_attr(windows, allow(dead_code))] // used by epoll
     /// The records, for what only their store knows (e.g. [`Dense::covers`]).
     pub(crate) fn store(&self) -> &S {
         &self.store
@@ -262,6 +266,7 @@ impl<S: Store> Waiters<S> {
         self.store.get_mut(key).map(|r| &mut r.backend)
     }
 
+    #[cfg_attr(windows, allow(dead_code))] // used by epoll
     /// The backend records there are.
     pub(crate) fn backends(&self) -> impl Iterator<Item = &S::Backend> {
         self.store.records().map(|r| &r.backend)
