@@ -28,9 +28,9 @@
 
 #[cfg(unix)]
 mod epoll;
+mod waiters;
 #[cfg(windows)]
 pub(crate) mod windows;
-mod waiters;
 
 use std::io;
 use std::task::{Poll, Waker};
@@ -67,8 +67,9 @@ impl Interest {
     pub(crate) const BOTH: [Interest; 2] = [Interest::Read, Interest::Write];
 }
 
-/// Names one registered readiness waiter. Tokens are never reused within a
-/// driver, so a stale token can never cancel or observe another waiter.
+/// Names one registered readiness waiter: a slot of the waiter table tagged
+/// with a generation, so a stale token (its slot since reused) can neither
+/// cancel nor observe another waiter.
 pub(crate) type WaitToken = u64;
 
 /// Names one owned operation of a [`Completions`] backend: the address of

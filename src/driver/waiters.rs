@@ -274,7 +274,9 @@ impl<S: Store> Waiters<S> {
 
     /// The union of the interests parked on `key`.
     pub(crate) fn interest(&self, key: S::Key) -> Interests {
-        self.store.get(key).map_or_else(Interests::default, |r| r.interest())
+        self.store
+            .get(key)
+            .map_or_else(Interests::default, |r| r.interest())
     }
 
     #[cfg_attr(not(windows), allow(dead_code))] // used by AFD
@@ -463,7 +465,11 @@ mod tests {
         let x = w.park(5, Interest::Write, waker).unwrap();
         *w.backend(5).unwrap() = 7;
         w.remove_idle(5);
-        assert_eq!(w.backend(5).copied(), Some(7), "a record with waiters stays");
+        assert_eq!(
+            w.backend(5).copied(),
+            Some(7),
+            "a record with waiters stays"
+        );
         let mut wake = Vec::new();
         w.fail_all(5, &io::Error::from_raw_os_error(9), &mut wake);
         assert_eq!(wake.len(), 2);
