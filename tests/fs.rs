@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use common::within;
 use oneport::fs::{File, OpenOptions};
 
-
 /// Removes the file when the test ends, passed or not.
 struct Cleanup(PathBuf);
 impl Drop for Cleanup {

@@ -32,7 +32,6 @@ use windows_sys::Win32::System::Pipes::{
 };
 use windows_sys::Win32::System::IO::DeviceIoControl;
 
-
 fn open_overlapped(path: &PathBuf) -> std::fs::File {
     OpenOptions::new()
         .read(true)

@@ -30,7 +30,6 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-
 /// Removes a path when dropped.
 struct Cleanup(PathBuf);
 

@@ -15,7 +15,6 @@ use common::within;
 use oneport::fs::File;
 use oneport::Runtime;
 
-
 /// One test here counts the process's handles: the tests run one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 

@@ -16,7 +16,6 @@ use oneport::lowlevel::{read_overlapped, register_with_iocp, statistics, write_o
 use oneport::windows::named_pipe::{ClientOptions, ServerOptions};
 use windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OVERLAPPED;
 
-
 fn pipe_name(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     format!(
