@@ -412,3 +412,17 @@ fn fail_all(st: &mut Waiters, fd: RawFd, e: &io::Error, wake: &mut Vec<Waker>) {
         *armed = 0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parked_interests_map_to_the_epoll_events_they_need() {
+        let i = |read, write| epoll_interest(Interests { read, write });
+        assert_eq!(i(false, false), 0);
+        assert_eq!(i(true, false), libc::EPOLLIN as u32);
+        assert_eq!(i(false, true), libc::EPOLLOUT as u32);
+        assert_eq!(i(true, true), (libc::EPOLLIN | libc::EPOLLOUT) as u32);
+    }
+}
