@@ -52,8 +52,10 @@
 //!   blocking pool) and the public [`lowlevel::Statistics`];
 //! - `driver/`: the I/O managers, one per platform, each implementing the
 //!   `Driver` trait of `driver/mod.rs` (which also holds the bottom types:
-//!   the raw socket, the interest of a wait, the driver's figures). Only
-//!   `driver/` and `sys/` know which platform they run on.
+//!   the raw socket, the interest of a wait, the driver's figures). The
+//!   readiness backends (epoll, AFD) share one waiter table,
+//!   `driver/waiters.rs`, and keep only what they asked the kernel for.
+//!   Only `driver/` and `sys/` know which platform they run on.
 //!
 //! Where the rules of the Windows I/O manager live, by file under
 //! `src/driver/windows/`: the port, its dequeue and timeouts (rules 1, 3, 4,
@@ -61,8 +63,9 @@
 //! `keys.rs`; base-socket resolution and the start-up check (6, 7) in
 //! `base_socket.rs`; AFD helper handles and groups (8, 9) in
 //! `afd/handle.rs`; the poll request and its memory (10, 12, 20) in
-//! `afd/poll.rs`; the per-socket waiter record and merged poll (11, 13-17)
-//! in `afd/socket.rs` and `afd/mod.rs`; overlapped registration, results,
+//! `afd/poll.rs`; the per-socket poll state and merged poll (11, 13-17)
+//! in `afd/socket.rs` and `afd/mod.rs` (the waiters themselves in the
+//! shared `src/driver/waiters.rs`); overlapped registration, results,
 //! cancellation and late cancel (19-24) in `overlapped/`; waits on kernel
 //! objects (27) in `wait.rs`; the port and key helpers users see (26) in
 //! `src/lowlevel/windows.rs`.

@@ -17,11 +17,18 @@
 //! kernel completes operations on memory it was given (the Windows port)
 //! also implements [`Completions`], the owned-operation surface.
 //!
+//! Who waits on which socket is kept the same way by every readiness
+//! backend, in [`waiters`]: per key a reader, a writer and the backend's own
+//! record of what it asked the kernel for; per waiter a generation-tagged
+//! token. A backend only brings the kernel in line with the interest the
+//! table reports (epoll re-arms, AFD re-polls).
+//!
 //! The run loop names the backend through [`Current`], chosen by `cfg` here
 //! and nowhere else.
 
 #[cfg(unix)]
 mod epoll;
+mod waiters;
 #[cfg(windows)]
 pub(crate) mod windows;
 
@@ -60,8 +67,9 @@ impl Interest {
     pub(crate) const BOTH: [Interest; 2] = [Interest::Read, Interest::Write];
 }
 
-/// Names one registered readiness waiter. Tokens are never reused within a
-/// driver, so a stale token can never cancel or observe another waiter.
+/// Names one registered readiness waiter: a slot of the waiter table tagged
+/// with a generation, so a stale token (its slot since reused) can neither
+/// cancel nor observe another waiter.
 pub(crate) type WaitToken = u64;
 
 /// Names one owned operation of a [`Completions`] backend: the address of

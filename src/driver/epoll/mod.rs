@@ -1,6 +1,8 @@
 //! The Linux driver: epoll, with the same shape as the Windows port.
 //!
-//! Each waited-on fd has one record holding its reader and its writer. The
+//! Each waited-on fd has one record in the shared waiter table
+//! ([`super::waiters`], `Vec`-indexed by fd) holding its reader, its writer
+//! and the interest armed in epoll for it. The
 //! fd is registered `EPOLLONESHOT` for the union of their interests: one
 //! event disarms it, the waiters it concerns are woken, and the record is
 //! re-armed (`EPOLL_CTL_MOD`, falling back to `EPOLL_CTL_ADD` when the
@@ -33,11 +35,15 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-mod waiters;
-
+use super::waiters::{Busy, Dense, Interests};
 use super::{DriverStats, ForceWakeup, Interest, WaitToken};
-use crate::error::{closed_resource, copy_error, socket_busy};
-use waiters::{Busy, Waiters};
+use crate::error::{closed_resource, socket_busy};
+
+/// The epoll driver's waiter table: records in a `Vec` indexed by fd
+/// (descriptors are small and dense: nothing hashes on the hot path), each
+/// holding the interest armed in epoll for it (0: disarmed or not
+/// registered).
+type Waiters = super::waiters::Waiters<Dense<RawFd, u32>>;
 
 /// Events fetched per `epoll_wait`.
 const MAX_EVENTS: usize = 1000;
@@ -169,10 +175,10 @@ impl super::Driver for Driver {
             }
             let fd = data as RawFd;
             let mut st = self.state.borrow_mut();
-            let Some(rec) = st.get(fd) else {
+            let Some(armed) = st.backend(fd) else {
                 continue;
             };
-            rec.armed = 0; // one-shot: this event disarmed the registration
+            *armed = 0; // one-shot: this event disarmed the registration
             if flags & READ_FLAGS != 0 {
                 wake.extend(st.finish(fd, Interest::Read, Ok(())));
             }
@@ -248,7 +254,7 @@ impl super::Driver for Driver {
             backend: "epoll",
             tasks_waiting_read: st.readers(),
             tasks_waiting_write: st.writers(),
-            epoll_registered: st.armed(),
+            epoll_registered: st.backends().filter(|&&armed| armed != 0).count(),
             wakeups_received: self.wakeups_received.get(),
             ..DriverStats::default()
         }
@@ -273,7 +279,7 @@ impl Driver {
         // The table grows to the fd's number: check first that the fd is
         // open at all, so a bogus huge number is an error, not a huge table.
         // SAFETY: F_GETFD reads descriptor flags; no memory is passed.
-        if !st.covers(fd) && unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        if !st.store().covers(fd) && unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
             return Err(io::Error::from_raw_os_error(libc::EBADF));
         }
         let token = st.park(fd, dir, waker).map_err(|Busy| socket_busy(dir))?;
@@ -294,14 +300,14 @@ impl Driver {
     /// `ENOENT` (the number now names another file). Its waiters get
     /// `EBADF` (their socket was closed) and the record is reset.
     fn drop_if_stale(&self, st: &mut Waiters, fd: RawFd, wake: &mut Vec<Waker>) {
-        let Some(rec) = st.get(fd) else {
+        let Some(&mut armed) = st.backend(fd) else {
             return;
         };
-        if rec.armed == 0 {
+        if armed == 0 {
             return;
         }
         let mut ev = libc::epoll_event {
-            events: rec.armed | libc::EPOLLONESHOT as u32,
+            events: armed | libc::EPOLLONESHOT as u32,
             u64: fd as u64,
         };
         // SAFETY: `ev` is a valid epoll_event for the duration of the call.
@@ -339,11 +345,11 @@ impl Driver {
 
     /// Brings the epoll registration of `fd` in line with its waiters.
     fn rearm(&self, st: &mut Waiters, fd: RawFd) -> io::Result<()> {
-        let wanted = st.wanted(fd);
-        let Some(rec) = st.get(fd) else {
+        let wanted = epoll_interest(st.interest(fd));
+        let Some(armed) = st.backend(fd) else {
             return Ok(());
         };
-        if wanted == rec.armed {
+        if wanted == *armed {
             return Ok(());
         }
         if wanted == 0 {
@@ -357,7 +363,7 @@ impl Driver {
                     std::ptr::null_mut(),
                 )
             };
-            rec.armed = 0;
+            *armed = 0;
             return Ok(());
         }
         let mut ev = libc::epoll_event {
@@ -371,7 +377,7 @@ impl Driver {
             if e.raw_os_error() != Some(libc::ENOENT) {
                 return Err(e);
             }
-            if rec.armed != 0 {
+            if *armed != 0 {
                 // We had it armed and the kernel has forgotten it: the fd
                 // was closed under its waiters (the number may now name
                 // another file, which must not inherit them).
@@ -384,17 +390,41 @@ impl Driver {
                 libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev)
             })?;
         }
-        rec.armed = wanted;
+        *armed = wanted;
         Ok(())
     }
 }
 
+/// The epoll events that the parked interests need.
+fn epoll_interest(i: Interests) -> u32 {
+    let mut w = 0;
+    if i.read {
+        w |= libc::EPOLLIN as u32;
+    }
+    if i.write {
+        w |= libc::EPOLLOUT as u32;
+    }
+    w
+}
+
 /// The registration of `fd` cannot be made: every waiter gets the error.
 fn fail_all(st: &mut Waiters, fd: RawFd, e: &io::Error, wake: &mut Vec<Waker>) {
-    for dir in Interest::BOTH {
-        wake.extend(st.finish(fd, dir, Err(copy_error(e))));
+    st.fail_all(fd, e, wake);
+    if let Some(armed) = st.backend(fd) {
+        *armed = 0;
     }
-    if let Some(rec) = st.get(fd) {
-        rec.armed = 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parked_interests_map_to_the_epoll_events_they_need() {
+        let i = |read, write| epoll_interest(Interests { read, write });
+        assert_eq!(i(false, false), 0);
+        assert_eq!(i(true, false), libc::EPOLLIN as u32);
+        assert_eq!(i(false, true), libc::EPOLLOUT as u32);
+        assert_eq!(i(true, true), (libc::EPOLLIN | libc::EPOLLOUT) as u32);
     }
 }

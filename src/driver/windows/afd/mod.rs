@@ -12,11 +12,14 @@
 //!   socket (a layered provider may hand out sockets of its own);
 //! - [`handle`]: the helper handles, at most 500 polls each;
 //! - [`poll`]: one request and its kernel-owned memory;
-//! - [`socket`]: one waiter record per base socket — reader, writer and the
-//!   single current poll for the union of their interests.
+//! - the shared waiter table ([`crate::driver::waiters`]), keyed by base
+//!   socket: its reader, its writer, and the AFD record of [`socket`] — an
+//!   [`AfdState`]: idle, or polling with the single current poll for the
+//!   union of their interests.
 //!
 //! The state machine, per base socket: a waiter arriving or leaving cancels
-//! the current poll and submits one for the new union (or none). The
+//! the current poll and submits one for the new union (or none: the record
+//! goes). The
 //! cancelled poll's packet still comes and is recognised as stale: it is not
 //! the record's current poll. The current poll's packet wakes the waiters
 //! its events concern and the next poll is submitted for whoever remains; if
@@ -24,8 +27,8 @@
 //! stays in `polls` — its memory owned by the driver — until its packet is
 //! dequeued, whatever happened to the record meanwhile.
 //!
-//! Woken waiters' results wait in `finished` until their future collects
-//! them; tokens are never reused, so a stale token names nothing.
+//! Woken waiters' results wait in the table until their future collects
+//! them; a stale token (generation-tagged) names nothing.
 
 mod handle;
 mod poll;
@@ -44,11 +47,12 @@ use windows_sys::Win32::System::IO::{PostQueuedCompletionStatus, OVERLAPPED_ENTR
 
 use super::base_socket::{self, SocketIoctl};
 use super::keys::KEY_AFD;
+use crate::driver::waiters::{Busy, Sparse, Waiters};
 use crate::driver::{DriverStats, Interest, RawSock, WaitToken};
-use crate::error::{closed_resource, copy_error, socket_busy};
+use crate::error::{closed_resource, socket_busy};
 use handle::Groups;
 use poll::PollOp;
-use socket::{CurrentPoll, SockWaiters};
+use socket::{AfdState, CurrentPoll};
 
 /// The readiness half of the Windows driver: waiter records, polls in
 /// flight and the helper handles they go through.
@@ -68,17 +72,12 @@ struct InFlight {
 }
 
 struct State {
-    sockets: HashMap<RawSock, SockWaiters>,
-    /// Parked waiters: token -> the base socket and direction.
-    parked: HashMap<WaitToken, (RawSock, Interest)>,
-    /// Woken waiters whose future has not yet collected the result.
-    finished: HashMap<WaitToken, io::Result<()>>,
+    /// Who waits on which base socket, and where its polling stands. A
+    /// record exists while someone waits or a poll is current.
+    waiters: Waiters<Sparse<RawSock, AfdState>>,
     /// Every poll the kernel owns, by the address its packet carries.
     polls: HashMap<usize, InFlight>,
     groups: Groups,
-    next_token: WaitToken,
-    readers: usize,
-    writers: usize,
     polls_issued: u64,
 }
 
@@ -92,14 +91,9 @@ impl Afd {
             port,
             ioctl,
             state: RefCell::new(State {
-                sockets: HashMap::new(),
-                parked: HashMap::new(),
-                finished: HashMap::new(),
+                waiters: Waiters::default(),
                 polls: HashMap::new(),
                 groups: Groups::new(port),
-                next_token: 0,
-                readers: 0,
-                writers: 0,
                 polls_issued: 0,
             }),
         })
@@ -117,9 +111,9 @@ impl Afd {
         };
         st.groups.release(done.group);
         let current = st
-            .sockets
-            .get(&done.sock)
-            .is_some_and(|r| r.is_current(done.op));
+            .waiters
+            .backend(done.sock)
+            .is_some_and(|s| s.is_current(done.op));
         // SAFETY: the packet naming this poll has just been dequeued, so the
         // kernel is done with it; it leaves `polls` here, once.
         let outcome = unsafe { poll::reclaim(done.op) };
@@ -127,8 +121,8 @@ impl Afd {
             return; // stale: superseded or its record is gone (rule 12)
         }
         let sock = done.sock;
-        if let Some(rec) = st.sockets.get_mut(&sock) {
-            rec.current = None;
+        if let Some(s) = st.waiters.backend(sock) {
+            *s = AfdState::Idle;
         }
         if let Some(e) = outcome.error() {
             // The poll itself failed (cancelled by someone else, or its
@@ -138,7 +132,7 @@ impl Afd {
             return;
         }
         for dir in socket::woken_directions(outcome.events) {
-            st.finish(sock, dir, Ok(()), wake);
+            wake.extend(st.waiters.finish(sock, dir, Ok(())));
         }
         if let Err(e) = st.refresh(sock) {
             st.fail_all(sock, &e, wake);
@@ -147,8 +141,8 @@ impl Afd {
 
     pub(crate) fn fill_statistics(&self, s: &mut DriverStats) {
         let st = self.state.borrow();
-        s.tasks_waiting_read = st.readers;
-        s.tasks_waiting_write = st.writers;
+        s.tasks_waiting_read = st.waiters.readers();
+        s.tasks_waiting_write = st.waiters.writers();
         s.afd_handles = st.groups.len();
         s.afd_polls_in_flight = st.polls.len();
         s.afd_polls_issued = st.polls_issued;
@@ -162,7 +156,11 @@ impl Afd {
     ) -> io::Result<WaitToken> {
         let base = base_socket::resolve(&*self.ioctl, sock)?;
         let mut st = self.state.borrow_mut();
-        if st.sockets.get(&base).is_some_and(|r| r.current.is_some()) {
+        if st
+            .waiters
+            .backend(base)
+            .is_some_and(|s| s.current().is_some())
+        {
             // The waiters there may belong to a socket closed without
             // `notify_closing` whose number `sock` now reuses: its poll has
             // ended (LOCAL_CLOSE) but the packet is not dequeued yet. In
@@ -176,65 +174,37 @@ impl Afd {
                 st = self.state.borrow_mut();
             }
         }
-        let token = st.next_token;
-        let slot = st.sockets.entry(base).or_default().slot(dir);
-        if slot.is_some() {
-            return Err(socket_busy(dir));
-        }
-        *slot = Some((token, waker.clone()));
+        let token = st
+            .waiters
+            .park(base, dir, waker)
+            .map_err(|Busy| socket_busy(dir))?;
         if let Err(e) = st.refresh(base) {
             // A handle that is not a socket at all reads as such (Wine only
             // notices here, see `confirm_socket`).
             let e = base_socket::confirm_socket(base).err().unwrap_or(e);
             // Nothing polls the socket now: withdraw the newcomer, and
             // whoever else waited on it learns the same error (rule 16).
-            if let Some(rec) = st.sockets.get_mut(&base) {
-                *rec.slot(dir) = None;
-            }
+            st.waiters.cancel(token);
             let mut wake = Vec::new();
             st.fail_all(base, &e, &mut wake);
             drop(st);
             crate::driver::wake_all_or_resume(wake);
             return Err(e);
         }
-        st.next_token += 1;
-        st.parked.insert(token, (base, dir));
-        st.count(dir, 1);
         Ok(token)
     }
 
     pub(crate) fn poll_wait(&self, token: WaitToken, waker: &Waker) -> Poll<io::Result<()>> {
-        let mut st = self.state.borrow_mut();
-        if let Some(result) = st.finished.remove(&token) {
-            return Poll::Ready(result);
-        }
-        let Some(&(sock, dir)) = st.parked.get(&token) else {
-            return Poll::Ready(Err(io::Error::other(
-                "oneport: readiness wait lost by the driver",
-            )));
-        };
-        if let Some((_, w)) = st.sockets.get_mut(&sock).and_then(|r| r.slot(dir).as_mut()) {
-            if !w.will_wake(waker) {
-                *w = waker.clone();
-            }
-        }
-        Poll::Pending
+        self.state.borrow_mut().waiters.poll(token, waker)
     }
 
     /// A dropped wait (rule 17): the slot is cleared and the socket's poll
     /// brought in line before this returns.
     pub(crate) fn cancel_wait(&self, token: WaitToken) {
         let mut st = self.state.borrow_mut();
-        if st.finished.remove(&token).is_some() {
-            return;
-        }
-        let Some((sock, dir)) = st.parked.remove(&token) else {
-            return;
+        let Some(sock) = st.waiters.cancel(token) else {
+            return; // finished (its result is dropped) or stale
         };
-        st.count(dir, -1);
-        if let Some(rec) = st.sockets.get_mut(&sock) {
-            *rec.slot(dir) = None;
-        }
         let mut wake = Vec::new();
         // A poll that ended with the socket's close must not be replaced by
         // one for the remaining waiter: the number may name a new socket.
@@ -251,13 +221,14 @@ impl Afd {
     pub(crate) fn notify_closing(&self, sock: RawSock) -> io::Result<()> {
         let base = base_socket::resolve(&*self.ioctl, sock)?;
         let mut st = self.state.borrow_mut();
-        if !st.sockets.contains_key(&base) {
+        if !st.waiters.contains(base) {
             drop(st);
             return base_socket::confirm_socket(base);
         }
         let mut wake = Vec::new();
-        st.finish(base, Interest::Read, Err(closed_resource()), &mut wake);
-        st.finish(base, Interest::Write, Err(closed_resource()), &mut wake);
+        for dir in Interest::BOTH {
+            wake.extend(st.waiters.finish(base, dir, Err(closed_resource())));
+        }
         // Nobody waits any more: this only cancels the poll, which cannot fail.
         st.refresh(base).ok();
         drop(st);
@@ -267,35 +238,6 @@ impl Afd {
 }
 
 impl State {
-    fn count(&mut self, dir: Interest, delta: isize) {
-        let c = match dir {
-            Interest::Read => &mut self.readers,
-            Interest::Write => &mut self.writers,
-        };
-        *c = c
-            .checked_add_signed(delta)
-            .expect("oneport: waiter count underflow");
-    }
-
-    /// Moves the waiter in `dir` of `sock` (if any) to `finished`.
-    fn finish(
-        &mut self,
-        sock: RawSock,
-        dir: Interest,
-        result: io::Result<()>,
-        wake: &mut Vec<Waker>,
-    ) {
-        let Some(rec) = self.sockets.get_mut(&sock) else {
-            return;
-        };
-        if let Some((token, waker)) = rec.slot(dir).take() {
-            self.parked.remove(&token);
-            self.finished.insert(token, result);
-            self.count(dir, -1);
-            wake.push(waker);
-        }
-    }
-
     /// Acts now on a current poll of `sock` that the kernel has finished
     /// with LOCAL_CLOSE or an error but whose packet is still queued: the
     /// socket was closed without `notify_closing` (WINDOWS.md rule 16) and
@@ -303,38 +245,36 @@ impl State {
     /// The waiters get the poll's error, or `WSAENOTSOCK` for a close; the
     /// record goes, and the poll's packet is ignored when it comes.
     fn settle_ended_poll(&mut self, sock: RawSock, wake: &mut Vec<Waker>) {
-        let Some(rec) = self.sockets.get_mut(&sock) else {
-            return;
-        };
-        let Some(cur) = rec.current else {
+        let Some(cur) = self.waiters.backend(sock).and_then(|s| s.current()) else {
             return;
         };
         // SAFETY: the current poll is in `polls`: not yet reclaimed.
         let Some(outcome) = (unsafe { poll::peek(cur.op) }) else {
             return;
         };
-        if let Some(e) = outcome.error() {
-            rec.current = None;
-            self.fail_all(sock, &e, wake);
-        } else if outcome.events.intersects(poll::Events::LOCAL_CLOSE) {
-            rec.current = None;
-            self.fail_all(sock, &base_socket::wsa_error(WSAENOTSOCK), wake);
+        let ended = match outcome.error() {
+            Some(e) => e,
+            None if outcome.events.intersects(poll::Events::LOCAL_CLOSE) => {
+                base_socket::wsa_error(WSAENOTSOCK)
+            }
+            // Any other ending is left to its packet, as usual: the socket
+            // is alive, and a superseded poll's events are asked for again.
+            None => return,
+        };
+        if let Some(s) = self.waiters.backend(sock) {
+            *s = AfdState::Idle;
         }
-        // Any other ending is left to its packet, as usual: the socket is
-        // alive, and a superseded poll's events are asked for again.
+        self.fail_all(sock, &ended, wake);
     }
 
     /// The socket cannot be polled: every waiter gets the error and the
     /// record goes (its poll, if any, becomes stale).
     fn fail_all(&mut self, sock: RawSock, e: &io::Error, wake: &mut Vec<Waker>) {
-        for dir in Interest::BOTH {
-            self.finish(sock, dir, Err(copy_error(e)), wake);
+        self.waiters.fail_all(sock, e, wake);
+        if let Some(cur) = self.waiters.backend(sock).and_then(|s| s.current()) {
+            self.cancel(cur);
         }
-        if let Some(rec) = self.sockets.remove(&sock) {
-            if let Some(cur) = rec.current {
-                self.cancel(cur);
-            }
-        }
+        self.waiters.remove_idle(sock);
     }
 
     /// Brings the poll of `sock` in line with its waiters (rule 11): keeps
@@ -342,19 +282,21 @@ impl State {
     /// cancels it and submits one for the union, or removes the record when
     /// nobody waits. On error no poll is current.
     fn refresh(&mut self, sock: RawSock) -> io::Result<()> {
-        let Some(rec) = self.sockets.get_mut(&sock) else {
+        let Some(state) = self.waiters.backend(sock).copied() else {
             return Ok(());
         };
-        let wanted = rec.wanted();
-        if let Some(cur) = rec.current {
+        let wanted = socket::wanted(self.waiters.interest(sock));
+        if let AfdState::Polling(cur) = state {
             if cur.events == wanted {
                 return Ok(());
             }
-            rec.current = None;
+            if let Some(s) = self.waiters.backend(sock) {
+                *s = AfdState::Idle;
+            }
             self.cancel(cur);
         }
         if wanted.is_empty() {
-            self.sockets.remove(&sock);
+            self.waiters.remove_idle(sock);
             return Ok(());
         }
         let (group, afd) = self.groups.acquire()?;
@@ -369,8 +311,8 @@ impl State {
                 self.polls
                     .insert(op.as_ptr() as usize, InFlight { op, group, sock });
                 self.polls_issued += 1;
-                if let Some(rec) = self.sockets.get_mut(&sock) {
-                    rec.current = Some(CurrentPoll {
+                if let Some(s) = self.waiters.backend(sock) {
+                    *s = AfdState::Polling(CurrentPoll {
                         op,
                         group,
                         events: wanted,
@@ -415,9 +357,7 @@ impl Drop for Afd {
     /// draining are posted again, in order, for the rest of the driver.
     fn drop(&mut self) {
         let st = self.state.get_mut();
-        st.sockets.clear();
-        st.parked.clear();
-        st.finished.clear();
+        st.waiters.clear();
         st.groups.close_all();
         let mut others = Vec::new();
         super::port::drain(self.port, |batch| {
@@ -507,8 +447,8 @@ mod tests {
             .register_wait(raw, Interest::Read, Waker::noop())
             .unwrap();
         let group = {
-            let st = afd.state.borrow();
-            st.sockets[&raw].current.unwrap().group
+            let mut st = afd.state.borrow_mut();
+            st.waiters.backend(raw).unwrap().current().unwrap().group
         };
         // Not a supersede: the record still counts on this poll.
         // SAFETY: cancels every request on our own open helper handle.
@@ -523,7 +463,11 @@ mod tests {
         let mut s = DriverStats::default();
         afd.fill_statistics(&mut s);
         assert_eq!((s.tasks_waiting_read, s.afd_polls_in_flight), (0, 0));
-        assert!(afd.state.borrow().sockets.is_empty(), "record removed");
+        assert_eq!(
+            afd.state.borrow().waiters.backends().count(),
+            0,
+            "record removed"
+        );
 
         // The helper handle still serves the next wait.
         let token = afd

@@ -1,16 +1,17 @@
-//! The waiter record of one base socket.
+//! The AFD side of one base socket's waiter record.
 //!
-//! One record per base socket holds its reader, its writer and its current
-//! poll (WINDOWS.md rule 11): Windows misreports events when two polls on
-//! one socket share a port, so the two directions are merged into a single
-//! poll for the union of their interests, and that poll is replaced
-//! whenever the set of waiters changes.
+//! The shared waiter table ([`crate::driver::waiters`]) holds each base
+//! socket's reader and writer; this is what AFD adds to the record: the
+//! socket's single current poll (WINDOWS.md rule 11). Windows misreports
+//! events when two polls on one socket share a port, so the two directions
+//! are merged into a single poll for the union of their interests, and that
+//! poll is replaced whenever the set of waiters changes.
 
 use std::ptr::NonNull;
-use std::task::Waker;
 
 use super::poll::{Events, PollOp};
-use crate::driver::{Interest, WaitToken};
+use crate::driver::waiters::Interests;
+use crate::driver::Interest;
 
 /// The poll a record currently relies on. Every other poll submitted for
 /// the same socket is stale: its packet is awaited and then ignored.
@@ -23,40 +24,48 @@ pub(crate) struct CurrentPoll {
     pub(crate) events: Events,
 }
 
-/// A parked task: its token and how to wake it.
-pub(crate) type Parked = (WaitToken, Waker);
-
-#[derive(Default)]
-pub(crate) struct SockWaiters {
-    pub(crate) reader: Option<Parked>,
-    pub(crate) writer: Option<Parked>,
-    pub(crate) current: Option<CurrentPoll>,
+/// Where a base socket's polling stands.
+///
+/// There is no "cancelling" state: a superseded poll is cancelled and its
+/// replacement submitted at once, so the record only ever waits on its
+/// current poll; the cancelled one is no longer the record's business (it
+/// stays in the driver's polls in flight, owned until its packet, and is
+/// recognised then as stale).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) enum AfdState {
+    /// No poll is current: just created, or its poll's packet has just
+    /// been dequeued, or it ended with the socket's close.
+    #[default]
+    Idle,
+    /// `CurrentPoll` is in flight for the union of the waiters' interests.
+    Polling(CurrentPoll),
 }
 
-impl SockWaiters {
-    pub(crate) fn slot(&mut self, dir: Interest) -> &mut Option<Parked> {
-        match dir {
-            Interest::Read => &mut self.reader,
-            Interest::Write => &mut self.writer,
+impl AfdState {
+    /// The current poll, if any.
+    pub(crate) fn current(self) -> Option<CurrentPoll> {
+        match self {
+            AfdState::Idle => None,
+            AfdState::Polling(cur) => Some(cur),
         }
-    }
-
-    /// The union of what the parked waiters need.
-    pub(crate) fn wanted(&self) -> Events {
-        let mut w = Events::NONE;
-        if self.reader.is_some() {
-            w = w | Events::READABLE;
-        }
-        if self.writer.is_some() {
-            w = w | Events::WRITABLE;
-        }
-        w
     }
 
     /// Whether `op` is this record's current poll.
-    pub(crate) fn is_current(&self, op: NonNull<PollOp>) -> bool {
-        self.current.is_some_and(|c| c.op == op)
+    pub(crate) fn is_current(self, op: NonNull<PollOp>) -> bool {
+        self.current().is_some_and(|c| c.op == op)
     }
+}
+
+/// The AFD events that the parked interests need.
+pub(crate) fn wanted(i: Interests) -> Events {
+    let mut w = Events::NONE;
+    if i.read {
+        w = w | Events::READABLE;
+    }
+    if i.write {
+        w = w | Events::WRITABLE;
+    }
+    w
 }
 
 /// Which waiters a poll's events wake (WINDOWS.md rule 13).
@@ -90,11 +99,26 @@ mod tests {
 
     #[test]
     fn the_record_asks_for_the_union_of_its_waiters() {
-        let mut r = SockWaiters::default();
-        assert!(r.wanted().is_empty());
-        *r.slot(Interest::Read) = Some((1, Waker::noop().clone()));
-        assert_eq!(r.wanted(), Events::READABLE);
-        *r.slot(Interest::Write) = Some((2, Waker::noop().clone()));
-        assert_eq!(r.wanted(), Events::READABLE | Events::WRITABLE);
+        let i = |read, write| wanted(Interests { read, write });
+        assert!(i(false, false).is_empty());
+        assert_eq!(i(true, false), Events::READABLE);
+        assert_eq!(i(false, true), Events::WRITABLE);
+        assert_eq!(i(true, true), Events::READABLE | Events::WRITABLE);
+    }
+
+    #[test]
+    fn only_the_current_poll_is_current() {
+        let mut a = 0u8;
+        let mut b = 0u8;
+        let op = |x: &mut u8| NonNull::from(x).cast::<PollOp>();
+        let (pa, pb) = (op(&mut a), op(&mut b));
+        assert!(!AfdState::Idle.is_current(pa));
+        let s = AfdState::Polling(CurrentPoll {
+            op: pa,
+            group: 0,
+            events: Events::READABLE,
+        });
+        assert!(s.is_current(pa) && !s.is_current(pb));
+        assert_eq!(s.current().map(|c| c.group), Some(0));
     }
 }
