@@ -17,6 +17,14 @@ use oneport::lowlevel::{read_overlapped, register_with_iocp, statistics, write_o
 use oneport::windows::named_pipe::{ClientOptions, ServerOptions};
 use windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OVERLAPPED;
 
+/// The tests here run one at a time: one of them closes a handle and then
+/// cancels through its stale value, which another test's new handle could
+/// otherwise take in between (handle values are reused at once).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn pipe_name(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     format!(
@@ -32,6 +40,7 @@ fn pipe_name(tag: &str) -> String {
 /// block under it nor panic on the packet ("unknown OVERLAPPED").
 #[test]
 fn a_refused_file_call_that_still_queues_a_packet_is_an_error_not_a_crash() {
+    let _serial = serial();
     within(20, || {
         let path = temp_path("refused");
         std::fs::write(&path, b"0123456789").unwrap();
@@ -82,6 +91,7 @@ fn assert_bound_error(e: &io::Error, why: &str) {
 /// left behind on the runtime that opened it.
 #[test]
 fn a_file_used_on_another_runtime_is_an_error_not_a_hang() {
+    let _serial = serial();
     within(20, || {
         let path = temp_path("other-rt");
         std::fs::write(&path, b"hello").unwrap();
@@ -114,6 +124,7 @@ fn a_file_used_on_another_runtime_is_an_error_not_a_hang() {
 /// A `File` outliving its runtime: an error on the next one, not a hang.
 #[test]
 fn a_file_used_after_its_runtime_was_dropped_is_an_error() {
+    let _serial = serial();
     within(20, || {
         let path = temp_path("dropped-rt");
         std::fs::write(&path, b"hello").unwrap();
@@ -131,6 +142,7 @@ fn a_file_used_after_its_runtime_was_dropped_is_an_error() {
 /// not `Send`: two runtimes on one thread, used in turn.)
 #[test]
 fn a_named_pipe_on_another_or_a_dropped_runtime_is_an_error() {
+    let _serial = serial();
     use futures_io::AsyncWrite;
     use std::future::poll_fn;
     use std::pin::Pin;
@@ -177,6 +189,7 @@ fn a_named_pipe_on_another_or_a_dropped_runtime_is_an_error() {
 /// A child's pipes are bound to the runtime of their first operation.
 #[test]
 fn a_child_pipe_used_on_another_or_a_dropped_runtime_is_an_error() {
+    let _serial = serial();
     within(60, || {
         let mut child = common::child_helper()
             .arg("cat")
@@ -220,6 +233,7 @@ fn a_child_pipe_used_on_another_or_a_dropped_runtime_is_an_error() {
 /// packet is the operation's result, and nothing is freed under it.
 #[test]
 fn a_packet_queued_by_a_call_that_reported_failure_is_its_result() {
+    let _serial = serial();
     use windows_sys::Win32::System::IO::PostQueuedCompletionStatus;
     within(20, || {
         oneport::run(async {
@@ -302,6 +316,7 @@ fn pipe_pair() -> (
 /// `log`, not swallowed; the operation's packet still frees it.
 #[test]
 fn a_failed_cancel_is_reported_through_log() {
+    let _serial = serial();
     use oneport::lowlevel::OverlappedOp;
     use windows_sys::Win32::Storage::FileSystem::ReadFile;
     let log = capture();
