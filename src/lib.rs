@@ -66,9 +66,18 @@
 //! `afd/poll.rs`; the per-socket poll state and merged poll (11, 13-17)
 //! in `afd/socket.rs` and `afd/mod.rs` (the waiters themselves in the
 //! shared `src/driver/waiters.rs`); overlapped registration, results,
-//! cancellation and late cancel (19-24) in `overlapped/`; waits on kernel
+//! cancellation and late cancel (19-24) in `overlapped/`, where one
+//! operation's life is the state enum of `overlapped/state.rs`, "did the
+//! kernel take a refused call" is decided in `overlapped/probe.rs`, and the
+//! bounded drain at drop in `overlapped/shutdown.rs`; waits on kernel
 //! objects (27) in `wait.rs`; the port and key helpers users see (26) in
-//! `src/lowlevel/windows.rs`.
+//! `src/lowlevel/windows.rs`. Rule 16 (a socket closed without
+//! `notify_closing`) holds on Linux too, in `src/driver/epoll/mod.rs`.
+//!
+//! Above the drivers: owned-buffer overlapped streams (named pipes, child
+//! pipes) share one adapter, `src/sys/windows/stream.rs`; a file's calls
+//! are ordered by its fence (`src/runtime/fence.rs`), so an operation given
+//! up on never lands after a later one.
 //!
 //! Completion keys 0 to 4 are oneport's own on every port: 0 AFD polls, 1
 //! overlapped I/O, 2 late-cancel markers, 3 cross-thread wakeups, 4 object
