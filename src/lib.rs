@@ -101,6 +101,7 @@ pub mod buf;
 pub mod fs;
 pub mod lowlevel;
 pub mod net;
+pub mod pool;
 pub mod process;
 pub mod time;
 #[cfg(windows)]

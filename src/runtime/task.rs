@@ -191,7 +191,7 @@ impl<T> JoinHandle<T> {
         Join { handle: self }
     }
 
-    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+    pub(crate) fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
         let task = &mut self.task;
         match panic::catch_unwind(AssertUnwindSafe(|| Pin::new(task).poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
@@ -253,6 +253,16 @@ enum Repr {
 }
 
 impl JoinError {
+    /// The error of a task that ended without a value and without a panic.
+    pub(crate) fn cancelled() -> JoinError {
+        JoinError(Repr::Cancelled)
+    }
+
+    /// The error of a task that panicked with `payload`.
+    pub(crate) fn panicked(payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        JoinError(Repr::Panic(payload))
+    }
+
     /// The task was cancelled ([`JoinHandle::abort`], or its runtime was
     /// dropped) before it completed.
     pub fn is_cancelled(&self) -> bool {
