@@ -300,6 +300,11 @@ impl Inner {
         self.timers.borrow_mut().update(key, waker)
     }
 
+    /// Moves a pending deadline; `None` if it already fired.
+    pub(crate) fn reset_timer(&self, key: TimerKey, deadline: Instant) -> Option<TimerKey> {
+        self.timers.borrow_mut().reset(key, deadline)
+    }
+
     /// Forgets a deadline (its sleep completed or was dropped).
     pub(crate) fn remove_timer(&self, key: TimerKey) {
         self.timers.borrow_mut().remove(key)

@@ -70,6 +70,20 @@ impl Timers {
         }
     }
 
+    /// Moves a still-pending deadline to `deadline`, keeping its waker, and
+    /// returns its new key; `None` if it already fired. The old heap entry
+    /// turns stale (its slot now holds a later sequence).
+    pub(crate) fn reset(&mut self, key: TimerKey, deadline: Instant) -> Option<TimerKey> {
+        let seq = self.next_seq;
+        let e = self.entry_mut(key)?;
+        e.deadline = deadline;
+        e.seq = seq;
+        self.next_seq += 1;
+        self.heap.push(Reverse((deadline, seq, key.slot)));
+        self.compact_if_mostly_stale();
+        Some(TimerKey { slot: key.slot, seq })
+    }
+
     /// Forgets a deadline (a dropped sleep).
     pub(crate) fn remove(&mut self, key: TimerKey) {
         if self.entry_mut(key).is_some() {
@@ -175,6 +189,26 @@ mod tests {
             "the stale heap entry fired the new deadline"
         );
         assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_reset_deadline_fires_at_its_new_time_only() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        let w = Waker::noop();
+        let k = t.insert(now + Duration::from_secs(5), w.clone());
+        let k2 = t.reset(k, now + Duration::from_millis(1)).unwrap();
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_millis(1)));
+        assert!(!t.update(k, w), "the old key still names the deadline");
+        let k3 = t.reset(k2, now + Duration::from_secs(9)).unwrap();
+        let mut out = Vec::new();
+        t.take_expired(now + Duration::from_secs(6), &mut out);
+        assert!(out.is_empty(), "a stale entry fired the moved deadline");
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(9)));
+        t.take_expired(now + Duration::from_secs(9), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(t.reset(k3, now), None, "reset of a fired deadline");
+        assert_eq!(t.len(), 0);
     }
 
     #[test]
