@@ -8,9 +8,9 @@
 
 use std::any::Any;
 use std::fmt;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -91,18 +91,10 @@ impl Inner {
         let (runnable, task) = async_task::Builder::new()
             .propagate_panic(true)
             .spawn_local(
-                move |()| async move {
-                    let _slot = slot;
-                    let mut fut = pin!(fut);
-                    // `None`: aborted. Returning drops `fut` at once.
-                    poll_fn(|cx| {
-                        if abort_flag.load(Ordering::Acquire) {
-                            Poll::Ready(None)
-                        } else {
-                            fut.as_mut().poll(cx).map(Some)
-                        }
-                    })
-                    .await
+                move |()| TaskFuture {
+                    fut,
+                    abort: abort_flag,
+                    _slot: slot,
                 },
                 move |runnable| match shared.upgrade() {
                     Some(shared) => shared.schedule(runnable),
@@ -120,6 +112,37 @@ impl Inner {
             aborted,
             waker,
         }
+    }
+}
+
+/// A spawned future as the task runs it: `None` once aborted.
+///
+/// A plain struct rather than an `async` block: the block kept the
+/// captured future and its pinned copy side by side, which doubled the
+/// size of every task allocation.
+struct TaskFuture<F> {
+    /// Pinned structurally (see `poll`); dropped first, with the task.
+    fut: F,
+    abort: Arc<AtomicBool>,
+    _slot: LiveTaskSlot,
+}
+
+impl<F: Future> Future for TaskFuture<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
+        // SAFETY: `fut` is pinned structurally: it is reached only through
+        // this projection, never moved out, and `TaskFuture` has no `Drop`
+        // impl; the other fields are never pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.abort.load(Ordering::Acquire) {
+            // async-task drops the future (and so `fut`) right after this.
+            return Poll::Ready(None);
+        }
+        // SAFETY: see above; `this.fut` stays inside the pinned task.
+        unsafe { Pin::new_unchecked(&mut this.fut) }
+            .poll(cx)
+            .map(Some)
     }
 }
 
