@@ -135,7 +135,7 @@ impl Runtime {
             }
             inner.shared.take_batch(&mut batch);
             while let Some(runnable) = batch.pop_front() {
-                runnable.run();
+                task::run_or_drop(runnable);
             }
 
             let now = Instant::now();

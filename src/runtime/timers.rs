@@ -9,8 +9,8 @@
 //! (O(1)) and leaves its heap entry behind: the entry is recognised as stale
 //! when it reaches the top (its slot is empty or holds a later sequence) and
 //! skipped. So that `timeout()` around many quick operations cannot grow the
-//! heap without bound, it is rebuilt from the live slots whenever stale
-//! entries outnumber live ones by far.
+//! heap without bound, its stale entries are dropped whenever they
+//! outnumber live ones by far.
 //!
 //! (An ordered map did the same with less code, but allocated a node per
 //! insert; with 100,000 sleeps it was the largest cost of the timer path.)
@@ -33,8 +33,9 @@ pub(crate) struct TimerKey {
 /// of an `Instant`'s 16, and one integer comparison per heap step.
 type Nanos = u64;
 
+/// A pending deadline's slab entry (24 bytes: the deadline itself lives
+/// only in the heap).
 struct Entry {
-    deadline: Nanos,
     seq: u32,
     waker: Waker,
 }
@@ -84,11 +85,7 @@ impl Timers {
     pub(crate) fn insert(&mut self, deadline: Instant, waker: Waker) -> TimerKey {
         let seq = self.take_seq();
         let deadline = self.nanos(deadline);
-        let slot = self.live.insert(Entry {
-            deadline,
-            seq,
-            waker,
-        });
+        let slot = self.live.insert(Entry { seq, waker });
         // Four billion pending deadlines would need 128 GiB of entries.
         let slot = u32::try_from(slot).expect("oneport: more than 2^32 pending timers");
         self.heap.push(Reverse((deadline, seq, slot)));
@@ -121,9 +118,7 @@ impl Timers {
         self.entry_mut(key)?;
         let seq = self.take_seq();
         let deadline = self.nanos(deadline);
-        let e = self.entry_mut(key).expect("checked above");
-        e.deadline = deadline;
-        e.seq = seq;
+        self.entry_mut(key).expect("checked above").seq = seq;
         self.heap.push(Reverse((deadline, seq, key.slot)));
         self.compact_if_mostly_stale();
         Some(TimerKey {
@@ -161,11 +156,10 @@ impl Timers {
 
     fn compact_if_mostly_stale(&mut self) {
         if self.heap.len() > 1024 && self.heap.len() > 4 * self.live.len() {
-            self.heap = self
-                .live
-                .iter()
-                .map(|(slot, e)| Reverse((e.deadline, e.seq, slot as u32)))
-                .collect();
+            let live = &self.live;
+            self.heap.retain(|&Reverse((_, seq, slot))| {
+                live.get(slot as usize).is_some_and(|e| e.seq == seq)
+            });
         }
     }
 
@@ -242,6 +236,14 @@ mod tests {
             "the stale heap entry fired the new deadline"
         );
         assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn entries_stay_small() {
+        // What 100,000 pending sleeps cost in memory is what they cost.
+        assert_eq!(std::mem::size_of::<HeapEntry>(), 16);
+        assert!(std::mem::size_of::<Entry>() <= 24);
+        assert!(std::mem::size_of::<crate::time::Sleep>() <= 40);
     }
 
     #[test]
