@@ -77,6 +77,11 @@ pub struct Runtime {
 pub(crate) struct Inner {
     driver: driver::Current,
     timers: RefCell<Timers>,
+    /// When the loop last looked at the clock (to fire timers): what a
+    /// sleep compares its deadline with, instead of reading the clock at
+    /// every poll (on some machines a clock read costs more than the rest
+    /// of the timer path).
+    now: Cell<Instant>,
     shared: Arc<Shared>,
     /// The waker of every live spawned task, so shutdown can reach them all.
     active: RefCell<Slab<Waker>>,
@@ -100,6 +105,7 @@ impl Runtime {
             inner: Rc::new(Inner {
                 driver,
                 timers: RefCell::new(Timers::default()),
+                now: Cell::new(Instant::now()),
                 shared,
                 active: RefCell::new(Slab::new()),
                 blocked_waiters: RefCell::new(Slab::new()),
@@ -125,6 +131,7 @@ impl Runtime {
         let main_waker = Waker::from(Arc::new(MainWaker(Arc::downgrade(&inner.shared))));
         let mut cx = Context::from_waker(&main_waker);
         inner.shared.wake_main();
+        inner.now.set(Instant::now());
         let mut batch = VecDeque::new();
         let mut expired = Vec::new();
         loop {
@@ -139,6 +146,7 @@ impl Runtime {
             }
 
             let now = Instant::now();
+            inner.now.set(now);
             inner.timers.borrow_mut().take_expired(now, &mut expired);
             expired.drain(..).for_each(Waker::wake);
 
@@ -288,6 +296,12 @@ impl Inner {
     /// A cloneable, thread-safe way to wake the driver.
     pub(crate) fn driver_waker(&self) -> driver::CurrentWaker {
         self.driver.waker()
+    }
+
+    /// The instant the loop last fired timers at (at most one turn old):
+    /// every deadline at or before it whose sleep is registered has fired.
+    pub(crate) fn timer_now(&self) -> Instant {
+        self.now.get()
     }
 
     /// Registers `waker` to be woken at `deadline`.

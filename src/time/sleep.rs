@@ -107,11 +107,16 @@ impl Future for Sleep {
         let deadline = this.deadline;
         match &this.state {
             State::Start => {
-                if deadline <= Instant::now() {
+                // The loop's clock, not a fresh read: a deadline it calls
+                // future that has in fact passed is registered and fires
+                // at the loop's next turn, which is the same one yield.
+                let rt = runtime::try_current();
+                let now = rt.as_ref().map_or_else(Instant::now, |rt| rt.timer_now());
+                if deadline <= now {
                     this.state = State::Yielded;
                     cx.waker().wake_by_ref();
                 } else {
-                    let rt = runtime::current("oneport::time::sleep");
+                    let rt = rt.unwrap_or_else(|| runtime::current("oneport::time::sleep"));
                     let key = rt.add_timer(deadline, cx.waker());
                     this.state = State::Registered(Rc::downgrade(&rt), key);
                 }
@@ -123,11 +128,11 @@ impl Future for Sleep {
             }
             State::Registered(registered, key) => {
                 let key = *key;
-                if Instant::now() >= deadline {
-                    this.cancel();
-                    return Poll::Ready(());
-                }
                 let Some(rt) = runtime::try_current() else {
+                    if Instant::now() >= deadline {
+                        this.cancel();
+                        return Poll::Ready(());
+                    }
                     panic!(
                         "oneport::time::sleep polled outside a oneport runtime: the runtime \
                          it was registered with was dropped or is not running, and this \
@@ -135,14 +140,27 @@ impl Future for Sleep {
                     )
                 };
                 let same = std::ptr::eq(registered.as_ptr(), Rc::as_ptr(&rt));
-                if same && rt.refresh_timer(key, cx.waker()) {
-                    return Poll::Pending;
-                }
-                if !same {
+                let now = if same {
+                    if rt.refresh_timer(key, cx.waker()) {
+                        return Poll::Pending;
+                    }
+                    // Gone: fired, which the loop's clock confirms (a
+                    // stale entry that matched after the timer sequence
+                    // wrapped could fire it early; that does not pass
+                    // this and registers again). `same` cannot be fooled
+                    // by a new runtime at a dropped one's address: our
+                    // `Weak` keeps that allocation.
+                    rt.timer_now()
+                } else {
                     // Moved: forget the old runtime's timer, if it lives.
                     if let Some(old) = registered.upgrade() {
                         old.remove_timer(key);
                     }
+                    Instant::now()
+                };
+                if now >= deadline {
+                    this.state = State::Done;
+                    return Poll::Ready(());
                 }
                 let key = rt.add_timer(deadline, cx.waker());
                 this.state = State::Registered(Rc::downgrade(&rt), key);
