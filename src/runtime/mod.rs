@@ -78,8 +78,8 @@ pub(crate) struct Inner {
     driver: driver::Current,
     timers: RefCell<Timers>,
     /// When the loop last looked at the clock (to fire timers): what a
-    /// sleep compares its deadline with, instead of reading the clock at
-    /// every poll (on some machines a clock read costs more than the rest
+    /// woken sleep checks its deadline against, instead of reading the
+    /// clock again (on some machines a clock read costs more than the rest
     /// of the timer path).
     now: Cell<Instant>,
     shared: Arc<Shared>,

@@ -107,16 +107,14 @@ impl Future for Sleep {
         let deadline = this.deadline;
         match &this.state {
             State::Start => {
-                // The loop's clock, not a fresh read: a deadline it calls
-                // future that has in fact passed is registered and fires
-                // at the loop's next turn, which is the same one yield.
-                let rt = runtime::try_current();
-                let now = rt.as_ref().map_or_else(Instant::now, |rt| rt.timer_now());
-                if deadline <= now {
+                // A fresh clock read here (the loop's is up to a turn old):
+                // a sleep found elapsed now costs a yield, one registered
+                // costs a heap entry and its removal.
+                if deadline <= Instant::now() {
                     this.state = State::Yielded;
                     cx.waker().wake_by_ref();
                 } else {
-                    let rt = rt.unwrap_or_else(|| runtime::current("oneport::time::sleep"));
+                    let rt = runtime::current("oneport::time::sleep");
                     let key = rt.add_timer(deadline, cx.waker());
                     this.state = State::Registered(Rc::downgrade(&rt), key);
                 }
