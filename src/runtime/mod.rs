@@ -77,6 +77,11 @@ pub struct Runtime {
 pub(crate) struct Inner {
     driver: driver::Current,
     timers: RefCell<Timers>,
+    /// When the loop last looked at the clock (to fire timers): what a
+    /// woken sleep checks its deadline against, instead of reading the
+    /// clock again (on some machines a clock read costs more than the rest
+    /// of the timer path).
+    now: Cell<Instant>,
     shared: Arc<Shared>,
     /// The waker of every live spawned task, so shutdown can reach them all.
     active: RefCell<Slab<Waker>>,
@@ -100,6 +105,7 @@ impl Runtime {
             inner: Rc::new(Inner {
                 driver,
                 timers: RefCell::new(Timers::default()),
+                now: Cell::new(Instant::now()),
                 shared,
                 active: RefCell::new(Slab::new()),
                 blocked_waiters: RefCell::new(Slab::new()),
@@ -125,6 +131,7 @@ impl Runtime {
         let main_waker = Waker::from(Arc::new(MainWaker(Arc::downgrade(&inner.shared))));
         let mut cx = Context::from_waker(&main_waker);
         inner.shared.wake_main();
+        inner.now.set(Instant::now());
         let mut batch = VecDeque::new();
         let mut expired = Vec::new();
         loop {
@@ -135,10 +142,11 @@ impl Runtime {
             }
             inner.shared.take_batch(&mut batch);
             while let Some(runnable) = batch.pop_front() {
-                runnable.run();
+                task::run_or_drop(runnable);
             }
 
             let now = Instant::now();
+            inner.now.set(now);
             inner.timers.borrow_mut().take_expired(now, &mut expired);
             expired.drain(..).for_each(Waker::wake);
 
@@ -290,6 +298,12 @@ impl Inner {
         self.driver.waker()
     }
 
+    /// The instant the loop last fired timers at (at most one turn old):
+    /// every deadline at or before it whose sleep is registered has fired.
+    pub(crate) fn timer_now(&self) -> Instant {
+        self.now.get()
+    }
+
     /// Registers `waker` to be woken at `deadline`.
     pub(crate) fn add_timer(&self, deadline: Instant, waker: &Waker) -> TimerKey {
         self.timers.borrow_mut().insert(deadline, waker.clone())
@@ -298,6 +312,11 @@ impl Inner {
     /// Refreshes the waker of a pending deadline; false if it already fired.
     pub(crate) fn refresh_timer(&self, key: TimerKey, waker: &Waker) -> bool {
         self.timers.borrow_mut().update(key, waker)
+    }
+
+    /// Moves a pending deadline; `None` if it already fired.
+    pub(crate) fn reset_timer(&self, key: TimerKey, deadline: Instant) -> Option<TimerKey> {
+        self.timers.borrow_mut().reset(key, deadline)
     }
 
     /// Forgets a deadline (its sleep completed or was dropped).

@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, ThreadId};
 
-use async_task::Runnable;
+use super::task::TaskMeta;
+
+type Runnable = async_task::Runnable<TaskMeta>;
 
 use crate::driver::{CurrentWaker, ForceWakeup as _};
 
@@ -95,9 +97,17 @@ impl Shared {
         self.main_woken.swap(false, Ordering::SeqCst)
     }
 
-    /// Moves every queued runnable into `batch` (one lock per batch).
+    /// Moves every queued runnable into `batch` (one lock per batch). An
+    /// empty `batch` (the usual case) trades buffers with the queue instead
+    /// of copying: two buffers alternate, neither grows past the largest
+    /// batch.
     pub(crate) fn take_batch(&self, batch: &mut VecDeque<Runnable>) {
-        batch.append(&mut self.lock());
+        let mut queue = self.lock();
+        if batch.is_empty() {
+            std::mem::swap(&mut *queue, batch);
+        } else {
+            batch.append(&mut queue);
+        }
     }
 
     /// Clears `notified`, then reports whether anything is runnable. After a

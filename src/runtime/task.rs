@@ -8,9 +8,10 @@
 
 use std::any::Any;
 use std::fmt;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
-use std::pin::{pin, Pin};
+use std::pin::Pin;
+use std::ptr::NonNull;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -80,8 +81,6 @@ impl Inner {
             runtime: Rc::downgrade(self),
             index: entry.key(),
         };
-        let aborted = Arc::new(AtomicBool::new(false));
-        let abort_flag = aborted.clone();
         // Weak: a waker kept by another thread after the runtime is gone
         // must not keep the queue, and the driver's wakeup fd, alive. Every
         // task is closed before the runtime lets go of the queue, and
@@ -90,20 +89,9 @@ impl Inner {
         let shared = Arc::downgrade(&self.shared);
         let (runnable, task) = async_task::Builder::new()
             .propagate_panic(true)
+            .metadata(TaskMeta::default())
             .spawn_local(
-                move |()| async move {
-                    let _slot = slot;
-                    let mut fut = pin!(fut);
-                    // `None`: aborted. Returning drops `fut` at once.
-                    poll_fn(|cx| {
-                        if abort_flag.load(Ordering::Acquire) {
-                            Poll::Ready(None)
-                        } else {
-                            fut.as_mut().poll(cx).map(Some)
-                        }
-                    })
-                    .await
-                },
+                move |_| TaskFuture { fut, _slot: slot },
                 move |runnable| match shared.upgrade() {
                     Some(shared) => shared.schedule(runnable),
                     // Unreachable in practice (see above); a runnable that
@@ -115,11 +103,54 @@ impl Inner {
         entry.insert(waker.clone());
         drop(active);
         runnable.schedule();
+        let meta = NonNull::from(task.metadata());
         JoinHandle {
             task: task.fallible(),
-            aborted,
+            meta,
             waker,
         }
+    }
+}
+
+/// What a task keeps in its own allocation (async-task's metadata, in the
+/// task header): the abort flag, there rather than in an `Arc` of its own
+/// so a task costs one allocation.
+#[derive(Default)]
+pub(crate) struct TaskMeta {
+    aborted: AtomicBool,
+}
+
+/// Runs one scheduled task, or drops it, unpolled, if it was aborted:
+/// dropping a `Runnable` drops the future at once and tells the
+/// `JoinHandle` the task was cancelled.
+pub(crate) fn run_or_drop(runnable: async_task::Runnable<TaskMeta>) {
+    if runnable.metadata().aborted.load(Ordering::Acquire) {
+        drop(runnable);
+    } else {
+        runnable.run();
+    }
+}
+
+/// A spawned future as the task runs it, with its slot in the list of live
+/// tasks.
+///
+/// A plain struct rather than an `async` block: the block kept the
+/// captured future and its pinned copy side by side, which doubled the
+/// size of every task allocation.
+struct TaskFuture<F> {
+    /// Pinned structurally (see `poll`); dropped first, with the task.
+    fut: F,
+    _slot: LiveTaskSlot,
+}
+
+impl<F: Future> Future for TaskFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `fut` is pinned structurally: it is reached only through
+        // this projection, never moved out, and `TaskFuture` has no `Drop`
+        // impl; `_slot` is never pinned.
+        unsafe { self.map_unchecked_mut(|t| &mut t.fut) }.poll(cx)
     }
 }
 
@@ -156,10 +187,20 @@ impl Drop for LiveTaskSlot {
 /// itself) finishes its current poll first.
 #[must_use = "dropping a JoinHandle cancels its task; call .detach() to let it run"]
 pub struct JoinHandle<T> {
-    task: async_task::FallibleTask<Option<T>>,
-    aborted: Arc<AtomicBool>,
+    task: async_task::FallibleTask<T, TaskMeta>,
+    /// The task's metadata, in the task allocation the `task` field keeps
+    /// alive (async-task's `FallibleTask` does not hand it out).
+    meta: NonNull<TaskMeta>,
     waker: Waker,
 }
+
+// SAFETY: what `FallibleTask` alone would give (async-task's `Task<T, M>`
+// is `Send` for `T: Send` and `Sync` for any `T`, with `M: Send + Sync`);
+// the `meta` pointer adds only shared access to an atomic, which any
+// thread may make.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: see `Send` above.
+unsafe impl<T> Sync for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
     /// Lets the task run to completion with nobody awaiting it. Its output is
@@ -180,7 +221,11 @@ impl<T> JoinHandle<T> {
     /// [`JoinError::is_cancelled`]; a task that completed first keeps its
     /// value. Callable from any thread.
     pub fn abort(&self) {
-        self.aborted.store(true, Ordering::Release);
+        // SAFETY: `meta` points into the task's header, which lives as long
+        // as any handle to the task; `self.task` is one. Only shared access
+        // is ever made (an atomic).
+        let meta = unsafe { self.meta.as_ref() };
+        meta.aborted.store(true, Ordering::Release);
         self.waker.wake_by_ref();
     }
 
@@ -195,7 +240,7 @@ impl<T> JoinHandle<T> {
         let task = &mut self.task;
         match panic::catch_unwind(AssertUnwindSafe(|| Pin::new(task).poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(Some(Some(v)))) => Poll::Ready(Ok(v)),
+            Ok(Poll::Ready(Some(v))) => Poll::Ready(Ok(v)),
             Ok(Poll::Ready(_)) => Poll::Ready(Err(JoinError(Repr::Cancelled))),
             Err(p) => Poll::Ready(Err(JoinError(Repr::Panic(p)))),
         }
