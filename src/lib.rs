@@ -29,7 +29,9 @@
 //! ([`JoinHandle::abort`], or dropped with its runtime) or panicked.
 //! [`spawn_blocking`] runs a blocking closure on the process's blocking
 //! pool (grown on demand up to [`MAX_BLOCKING_THREADS`], idle threads end
-//! after [`BLOCKING_IDLE_TIMEOUT`]).
+//! after [`BLOCKING_IDLE_TIMEOUT`]). A [`JoinSet`] holds many tasks and
+//! gives their results in the order they finish (also at [`task`], with
+//! the other task items).
 //!
 //! Dropping a [`Runtime`] drops every task it owns, inside the runtime's
 //! context (so destructors may still call `spawn`, `statistics`,
@@ -102,6 +104,7 @@ pub mod fs;
 pub mod lowlevel;
 pub mod net;
 pub mod process;
+pub mod task;
 pub mod time;
 #[cfg(windows)]
 pub mod windows;
@@ -112,7 +115,7 @@ pub use runtime::blocking::{
 };
 pub use runtime::{
     run, spawn, spawn_blocking_task as spawn_blocking, yield_now, Join, JoinError, JoinHandle,
-    Runtime,
+    JoinSet, Runtime,
 };
 
 /// The README's code blocks, compiled and run as doc tests so the README

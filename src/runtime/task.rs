@@ -191,7 +191,7 @@ impl<T> JoinHandle<T> {
         Join { handle: self }
     }
 
-    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+    pub(super) fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
         let task = &mut self.task;
         match panic::catch_unwind(AssertUnwindSafe(|| Pin::new(task).poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
