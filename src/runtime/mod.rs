@@ -38,6 +38,8 @@ use slab::Slab;
 
 use crate::driver::{self, Driver as _};
 
+#[cfg(unix)]
+pub(crate) use blocking::spawn_detached;
 pub(crate) use blocking::{spawn_blocking, spawn_blocking_fenced};
 pub(crate) use context::current;
 pub(crate) use context::try_current;
