@@ -43,7 +43,8 @@
 //! - the user-facing types: [`net`] (TCP and UDP, built on readiness
 //!   waits), [`fs`] (positional file I/O with owned [`buf`] buffers),
 //!   [`process`] (children with asynchronous pipes, no thread per child),
-//!   [`time`], and on Windows `windows::named_pipe`;
+//!   [`time`], [`signal`] (Ctrl-C, posted into the waiting runtimes by the
+//!   signal or console handler), and on Windows `windows::named_pipe`;
 //! - `sys/`: the platform adapters those types need (files, child exit
 //!   and pipes, per platform), built only on `lowlevel` and the blocking
 //!   pool;
@@ -104,6 +105,7 @@ pub mod fs;
 pub mod lowlevel;
 pub mod net;
 pub mod process;
+pub mod signal;
 pub mod task;
 pub mod time;
 #[cfg(windows)]
