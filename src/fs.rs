@@ -12,7 +12,7 @@
 //! [`crate::spawn_blocking`]).
 //! Opening, flushing and resizing run on that pool on both.
 //!
-//! The whole-file and directory calls by path ([`read`], [`write`],
+//! The whole-file and directory calls by path ([`read`], [`write`](write()),
 //! [`read_to_string`], [`create_dir_all`], [`remove_file`], [`remove_dir`],
 //! [`rename`], [`metadata`], [`copy`]) are the standard library's, run on
 //! the blocking pool: no platform has an asynchronous form of them.
