@@ -12,6 +12,11 @@
 //! [`crate::spawn_blocking`]).
 //! Opening, flushing and resizing run on that pool on both.
 //!
+//! The whole-file and directory calls by path ([`read`], [`write`](write()),
+//! [`read_to_string`], [`create_dir_all`], [`remove_file`], [`remove_dir`],
+//! [`rename`], [`metadata`], [`copy`]) are the standard library's, run on
+//! the blocking pool: no platform has an asynchronous form of them.
+//!
 //! ```no_run
 //! # oneport::run(async {
 //! use oneport::fs::File;
@@ -27,6 +32,12 @@
 //! assert_eq!(buf, b"world");
 //! # std::io::Result::Ok(()) }).unwrap();
 //! ```
+
+mod paths;
+
+pub use paths::{
+    copy, create_dir_all, metadata, read, read_to_string, remove_dir, remove_file, rename, write,
+};
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -29,7 +29,9 @@
 //! ([`JoinHandle::abort`], or dropped with its runtime) or panicked.
 //! [`spawn_blocking`] runs a blocking closure on the process's blocking
 //! pool (grown on demand up to [`MAX_BLOCKING_THREADS`], idle threads end
-//! after [`BLOCKING_IDLE_TIMEOUT`]).
+//! after [`BLOCKING_IDLE_TIMEOUT`]). A [`JoinSet`] holds many tasks and
+//! gives their results in the order they finish (also at [`task`], with
+//! the other task items).
 //!
 //! Dropping a [`Runtime`] drops every task it owns, inside the runtime's
 //! context (so destructors may still call `spawn`, `statistics`,
@@ -41,7 +43,8 @@
 //! - the user-facing types: [`net`] (TCP and UDP, built on readiness
 //!   waits), [`fs`] (positional file I/O with owned [`buf`] buffers),
 //!   [`process`] (children with asynchronous pipes, no thread per child),
-//!   [`time`], and on Windows `windows::named_pipe`;
+//!   [`time`], [`signal`] (Ctrl-C, posted into the waiting runtimes by the
+//!   signal or console handler), and on Windows `windows::named_pipe`;
 //! - `sys/`: the platform adapters those types need (files, child exit
 //!   and pipes, per platform), built only on `lowlevel` and the blocking
 //!   pool;
@@ -103,6 +106,8 @@ pub mod lowlevel;
 pub mod net;
 pub mod pool;
 pub mod process;
+pub mod signal;
+pub mod task;
 pub mod time;
 #[cfg(windows)]
 pub mod windows;
@@ -113,7 +118,7 @@ pub use runtime::blocking::{
 };
 pub use runtime::{
     run, spawn, spawn_blocking_task as spawn_blocking, yield_now, Join, JoinError, JoinHandle,
-    Runtime,
+    JoinSet, Runtime,
 };
 
 /// The README's code blocks, compiled and run as doc tests so the README

@@ -272,3 +272,133 @@ fn a_file_range_past_the_largest_offset_is_refused_before_submitting() {
         let _ = std::fs::remove_file(&path);
     });
 }
+
+/// Removes a directory tree when the test ends, passed or not.
+struct CleanupDir(PathBuf);
+impl Drop for CleanupDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The whole-file and directory calls by path: a round trip through every
+/// one of them, each checked against the standard library's view.
+#[test]
+fn path_calls_create_write_read_copy_rename_and_remove() {
+    within(30, || {
+        let root = temp_path("paths");
+        let _c = CleanupDir(root.clone());
+        let dir = root.join("a").join("b");
+        oneport::run(async {
+            oneport::fs::create_dir_all(&dir).await.unwrap();
+            // Existing already: still fine.
+            oneport::fs::create_dir_all(dir.clone()).await.unwrap();
+            assert!(std::fs::metadata(&dir).unwrap().is_dir());
+
+            let file = dir.join("f.txt");
+            oneport::fs::write(&file, "hello, path").await.unwrap();
+            assert_eq!(std::fs::read(&file).unwrap(), b"hello, path");
+            assert_eq!(oneport::fs::read(&file).await.unwrap(), b"hello, path");
+            assert_eq!(
+                oneport::fs::read_to_string(&file).await.unwrap(),
+                "hello, path"
+            );
+            // write truncates.
+            oneport::fs::write(&file, vec![b'x'; 3]).await.unwrap();
+            assert_eq!(oneport::fs::read(&file).await.unwrap(), b"xxx");
+
+            let m = oneport::fs::metadata(&file).await.unwrap();
+            assert!(m.is_file());
+            assert_eq!(m.len(), 3);
+
+            let copied = dir.join("g.txt");
+            assert_eq!(oneport::fs::copy(&file, &copied).await.unwrap(), 3);
+            assert_eq!(std::fs::read(&copied).unwrap(), b"xxx");
+
+            let moved = root.join("moved.txt");
+            oneport::fs::rename(&copied, &moved).await.unwrap();
+            assert!(!copied.exists());
+            assert_eq!(std::fs::read(&moved).unwrap(), b"xxx");
+
+            oneport::fs::remove_file(&moved).await.unwrap();
+            oneport::fs::remove_file(&file).await.unwrap();
+            assert!(!moved.exists() && !file.exists());
+            oneport::fs::remove_dir(&dir).await.unwrap();
+            assert!(!dir.exists());
+        });
+    });
+}
+
+/// Every path call on something missing says `NotFound`; a non-empty
+/// directory cannot be removed with `remove_dir`; text that is not UTF-8
+/// is `InvalidData`.
+#[test]
+fn path_calls_report_the_operating_systems_errors() {
+    within(30, || {
+        let root = temp_path("paths-err");
+        let _c = CleanupDir(root.clone());
+        std::fs::create_dir_all(&root).unwrap();
+        let missing = root.join("missing");
+        let other = root.join("other");
+        oneport::run(async {
+            let nf = io::ErrorKind::NotFound;
+            assert_eq!(oneport::fs::read(&missing).await.unwrap_err().kind(), nf);
+            assert_eq!(
+                oneport::fs::read_to_string(&missing)
+                    .await
+                    .unwrap_err()
+                    .kind(),
+                nf
+            );
+            assert_eq!(
+                oneport::fs::metadata(&missing).await.unwrap_err().kind(),
+                nf
+            );
+            assert_eq!(
+                oneport::fs::remove_file(&missing).await.unwrap_err().kind(),
+                nf
+            );
+            assert_eq!(
+                oneport::fs::remove_dir(&missing).await.unwrap_err().kind(),
+                nf
+            );
+            assert_eq!(
+                oneport::fs::rename(&missing, &other)
+                    .await
+                    .unwrap_err()
+                    .kind(),
+                nf
+            );
+            assert_eq!(
+                oneport::fs::copy(&missing, &other)
+                    .await
+                    .unwrap_err()
+                    .kind(),
+                nf
+            );
+            // Writing into a directory that does not exist.
+            assert_eq!(
+                oneport::fs::write(missing.join("f"), b"x")
+                    .await
+                    .unwrap_err()
+                    .kind(),
+                nf
+            );
+            assert!(!other.exists());
+
+            // A directory with a file in it is not removed.
+            let sub = root.join("full");
+            oneport::fs::create_dir_all(&sub).await.unwrap();
+            oneport::fs::write(sub.join("f"), b"x").await.unwrap();
+            assert!(oneport::fs::remove_dir(&sub).await.is_err());
+            assert!(sub.join("f").exists());
+
+            let bad = root.join("bad.txt");
+            oneport::fs::write(&bad, [0xff, 0xfe, 0x00]).await.unwrap();
+            assert_eq!(
+                oneport::fs::read_to_string(&bad).await.unwrap_err().kind(),
+                io::ErrorKind::InvalidData
+            );
+        });
+    });
+}

@@ -343,3 +343,149 @@ fn a_child_spawned_outside_the_runtime_is_waited_inside() {
         })
     });
 }
+
+/// Whether the process `pid` is over: on Linux gone from `/proc` (so it was
+/// reaped, not a zombie); on Windows terminated (no zombies there).
+#[cfg(unix)]
+fn process_is_over(pid: u32) -> bool {
+    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Whether the process `pid` is over: on Linux gone from `/proc` (so it was
+/// reaped, not a zombie); on Windows terminated (no zombies there).
+#[cfg(windows)]
+fn process_is_over(pid: u32) -> bool {
+    use windows_sys::Win32::Foundation::{CloseHandle, WAIT_OBJECT_0};
+    use windows_sys::Win32::System::Threading::{
+        OpenProcess, WaitForSingleObject, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SYNCHRONIZE,
+    };
+    // SAFETY: OpenProcess takes plain values and returns a new handle or
+    // null.
+    let h = unsafe {
+        OpenProcess(
+            PROCESS_SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION,
+            0,
+            pid,
+        )
+    };
+    if h.is_null() {
+        return true; // no such process any more
+    }
+    // SAFETY: `h` is the handle just opened; closed once, below.
+    let over = unsafe { WaitForSingleObject(h, 0) } == WAIT_OBJECT_0;
+    // SAFETY: as above.
+    unsafe { CloseHandle(h) };
+    over
+}
+
+/// Waits (off any runtime) until `pid` is over, or fails after 20 s.
+fn wait_until_over(pid: u32) {
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    while !process_is_over(pid) {
+        assert!(
+            std::time::Instant::now() < end,
+            "child {pid} still there 20 s after its Child was dropped"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn kill_on_drop_kills_and_reaps_a_dropped_child() {
+    within(60, || {
+        let pid = oneport::run(async {
+            let child = helper()
+                .args(["sleep", "60000"])
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            let pid = child.id();
+            assert!(!process_is_over(pid));
+            drop(child);
+            // The runtime reaps it in a task of its own: keep it running.
+            let end = std::time::Instant::now() + Duration::from_secs(20);
+            while !process_is_over(pid) && std::time::Instant::now() < end {
+                oneport::time::sleep(Duration::from_millis(10)).await;
+            }
+            pid
+        });
+        assert!(
+            process_is_over(pid),
+            "killed and reaped while the runtime ran"
+        );
+    });
+}
+
+#[test]
+fn a_waiter_sees_the_kill_of_a_child_dropped_with_kill_on_drop() {
+    within(60, || {
+        oneport::run(async {
+            let child = helper()
+                .args(["sleep", "60000"])
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            let waiter = child.waiter();
+            drop(child);
+            let st = waiter.wait().await.unwrap();
+            assert!(!st.success());
+        })
+    });
+}
+
+#[test]
+fn without_kill_on_drop_a_dropped_child_runs_on() {
+    within(60, || {
+        oneport::run(async {
+            let mut cmd = helper();
+            cmd.args(["sleep", "60000"]).kill_on_drop(true);
+            cmd.kill_on_drop(false); // the last setting counts
+            let child = cmd.spawn().unwrap();
+            let waiter = child.waiter();
+            drop(child);
+            oneport::time::sleep(Duration::from_millis(100)).await;
+            assert_eq!(waiter.try_wait().unwrap(), None, "still running");
+            waiter.kill().unwrap();
+            assert!(!waiter.wait().await.unwrap().success());
+        })
+    });
+}
+
+#[test]
+fn kill_on_drop_outside_a_runtime_still_kills_and_reaps() {
+    within(60, || {
+        let child = helper()
+            .args(["sleep", "60000"])
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        drop(child); // no runtime on this thread
+        wait_until_over(pid);
+    });
+}
+
+#[test]
+fn kill_on_drop_reaps_a_child_dropped_with_its_runtime() {
+    within(60, || {
+        let rt = oneport::Runtime::new().unwrap();
+        let pid = rt.block_on(async {
+            let child = helper()
+                .args(["sleep", "60000"])
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            let pid = child.id();
+            oneport::spawn(async move {
+                let _child = child;
+                std::future::pending::<()>().await
+            })
+            .detach();
+            oneport::yield_now().await;
+            pid
+        });
+        assert!(!process_is_over(pid));
+        drop(rt); // drops the task, and with it the child
+        wait_until_over(pid);
+    });
+}

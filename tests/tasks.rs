@@ -172,3 +172,222 @@ fn tasks_left_pending_run_on_at_the_next_block_on() {
     rt.block_on(oneport::time::sleep(Duration::from_millis(20)));
     assert_eq!(*log.borrow(), ["late task"]);
 }
+
+/// A gate a task waits at until the test opens it.
+#[derive(Clone, Default)]
+struct Gate(Rc<RefCell<(bool, Option<std::task::Waker>)>>);
+
+impl Gate {
+    fn open(&self) {
+        let w = {
+            let mut g = self.0.borrow_mut();
+            g.0 = true;
+            g.1.take()
+        };
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+    async fn wait(&self) {
+        std::future::poll_fn(|cx| {
+            let mut g = self.0.borrow_mut();
+            if g.0 {
+                std::task::Poll::Ready(())
+            } else {
+                g.1 = Some(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+#[test]
+fn a_join_set_gives_results_in_completion_order() {
+    within(20, || {
+        oneport::run(async {
+            let mut set = oneport::JoinSet::new();
+            assert!(set.is_empty());
+            assert!(set.join_next().await.is_none());
+            let gates: Vec<Gate> = (0..6).map(|_| Gate::default()).collect();
+            for (i, g) in gates.iter().enumerate() {
+                let g = g.clone();
+                set.spawn(async move {
+                    g.wait().await;
+                    i
+                });
+            }
+            assert_eq!(set.len(), 6);
+            let mut got = Vec::new();
+            for i in [3, 0, 5, 1, 4, 2] {
+                gates[i].open();
+                got.push(set.join_next().await.unwrap().unwrap());
+            }
+            assert_eq!(got, [3, 0, 5, 1, 4, 2]);
+            assert!(set.is_empty());
+            assert!(set.join_next().await.is_none());
+
+            // Several finished at once come back, all of them, in the
+            // order they finished.
+            let mut set = oneport::task::JoinSet::new();
+            let gates: Vec<Gate> = (0..4).map(|_| Gate::default()).collect();
+            for (i, g) in gates.iter().enumerate() {
+                let g = g.clone();
+                set.spawn(async move {
+                    g.wait().await;
+                    i
+                });
+            }
+            yield_now().await; // every task is parked at its gate
+            for i in [2, 1, 3, 0] {
+                gates[i].open();
+            }
+            let mut got = Vec::new();
+            while let Some(r) = set.join_next().await {
+                got.push(r.unwrap());
+            }
+            assert_eq!(got, [2, 1, 3, 0]);
+        })
+    });
+}
+
+#[test]
+fn many_tasks_drain_from_a_join_set() {
+    within(60, || {
+        oneport::run(async {
+            let mut set = oneport::JoinSet::new();
+            for i in 0..20_000u64 {
+                set.spawn(async move {
+                    for _ in 0..(i % 3) {
+                        yield_now().await;
+                    }
+                    i
+                });
+            }
+            let mut sum = 0;
+            let mut n = 0;
+            while let Some(r) = set.join_next().await {
+                sum += r.unwrap();
+                n += 1;
+            }
+            assert_eq!(n, 20_000);
+            assert_eq!(sum, 20_000 * 19_999 / 2);
+        })
+    });
+}
+
+#[test]
+fn a_panic_in_a_join_set_task_is_a_join_error() {
+    within(20, || {
+        oneport::run(async {
+            let mut set = oneport::JoinSet::new();
+            set.spawn(async {
+                yield_now().await;
+                panic!("boom in the set");
+            });
+            set.spawn(async { 7 });
+            let mut values = Vec::new();
+            let mut panics = Vec::new();
+            while let Some(r) = set.join_next().await {
+                match r {
+                    Ok(v) => values.push(v),
+                    Err(e) => {
+                        assert!(e.is_panic() && !e.is_cancelled());
+                        panics.push(common::panic_message(&*e.into_panic()));
+                    }
+                }
+            }
+            assert_eq!(values, [7]);
+            assert_eq!(panics, ["boom in the set"]);
+        })
+    });
+}
+
+#[test]
+fn dropping_a_join_set_cancels_its_tasks() {
+    within(20, || {
+        oneport::run(async {
+            let flags: Vec<Rc<Cell<bool>>> = (0..3).map(|_| Rc::default()).collect();
+            let mut set = oneport::JoinSet::new();
+            for f in &flags {
+                let guard = DropFlag(f.clone());
+                set.spawn(async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await
+                });
+            }
+            yield_now().await; // they run, and park
+            assert!(flags.iter().all(|f| !f.get()));
+            drop(set);
+            // Cancelled futures are dropped at the runtime's next turn.
+            for _ in 0..3 {
+                yield_now().await;
+            }
+            assert!(flags.iter().all(|f| f.get()), "every drop guard ran");
+        })
+    });
+}
+
+#[test]
+fn abort_all_reports_each_task_cancelled_and_keeps_finished_values() {
+    within(20, || {
+        oneport::run(async {
+            let flag = Rc::new(Cell::new(false));
+            let mut set = oneport::JoinSet::new();
+            set.spawn(async { 1 });
+            yield_now().await;
+            yield_now().await; // the first has completed
+            for _ in 0..3 {
+                let guard = DropFlag(flag.clone());
+                set.spawn(async move {
+                    let _guard = guard;
+                    std::future::pending::<i32>().await
+                });
+            }
+            set.abort_all();
+            assert_eq!(set.len(), 4);
+            let mut values = Vec::new();
+            let mut cancelled = 0;
+            while let Some(r) = set.join_next().await {
+                match r {
+                    Ok(v) => values.push(v),
+                    Err(e) => {
+                        assert!(e.is_cancelled());
+                        cancelled += 1;
+                    }
+                }
+            }
+            assert_eq!(values, [1]);
+            assert_eq!(cancelled, 3);
+            assert!(flag.get());
+        })
+    });
+}
+
+#[test]
+fn detach_all_lets_the_tasks_run_on() {
+    within(20, || {
+        oneport::run(async {
+            let done = Rc::new(Cell::new(0));
+            let gates: Vec<Gate> = (0..3).map(|_| Gate::default()).collect();
+            let mut set = oneport::JoinSet::new();
+            for g in &gates {
+                let (d, g) = (done.clone(), g.clone());
+                set.spawn(async move {
+                    g.wait().await;
+                    d.set(d.get() + 1);
+                });
+            }
+            set.detach_all();
+            assert!(set.is_empty());
+            assert!(set.join_next().await.is_none());
+            drop(set);
+            yield_now().await; // they park at their gates, still alive
+            gates.iter().for_each(Gate::open);
+            for _ in 0..3 {
+                yield_now().await;
+            }
+            assert_eq!(done.get(), 3);
+        })
+    });
+}

@@ -30,6 +30,9 @@ pub(crate) struct ChildInner {
     child: RefCell<std::process::Child>,
     status: Cell<Option<ExitStatus>>,
     waiters: RefCell<Waiters>,
+    /// Set when a `Child` made with `kill_on_drop` was dropped: the last
+    /// owner to let go reaps the child if nobody waited for it.
+    reap_on_drop: Cell<bool>,
 }
 
 #[derive(Default)]
@@ -46,6 +49,7 @@ impl ChildInner {
             child: RefCell::new(child),
             status: Cell::new(None),
             waiters: RefCell::default(),
+            reap_on_drop: Cell::new(false),
         })
     }
 
@@ -58,6 +62,16 @@ impl ChildInner {
             return Ok(());
         }
         self.child.borrow_mut().kill()
+    }
+
+    /// Asks the last owner of this child to reap it (see `Drop`).
+    pub(crate) fn reap_on_drop(&self) {
+        self.reap_on_drop.set(true);
+    }
+
+    /// Whether the child has been reaped.
+    pub(crate) fn is_reaped(&self) -> bool {
+        self.status.get().is_some()
     }
 
     /// Reaps the child if it has exited; wakes every parked waiter then.
@@ -76,6 +90,22 @@ impl ChildInner {
             wakers.into_iter().for_each(Waker::wake);
         }
         Ok(status)
+    }
+}
+
+impl Drop for ChildInner {
+    /// A child killed on drop that nobody reaped (no runtime was left to
+    /// wait for it, or the runtime dropped the reaping task) is reaped off
+    /// the caller's thread, so it does not stay a zombie.
+    fn drop(&mut self) {
+        if !self.reap_on_drop.get() || self.status.get().is_some() {
+            return;
+        }
+        let child = self.child.get_mut();
+        let _ = child.kill();
+        if let Ok(None) = child.try_wait() {
+            crate::sys::process::reap_later(child.id());
+        }
     }
 }
 

@@ -6,6 +6,9 @@
 //! process: its pipes are asynchronous, and [`Child::wait`] waits without a
 //! thread per child — on Linux through a pidfd on epoll, on Windows through
 //! the process handle signalled on the runtime's completion port.
+//! [`Command::kill_on_drop`] ties a child's life to its `Child` value, for
+//! the common case of a child that must not outlive the task using it; the
+//! killed child is reaped by the same exit wait, so it leaves no zombie.
 //!
 //! ```no_run
 //! use oneport::process::Command;
@@ -50,6 +53,7 @@ pub struct Command {
     stdin_set: bool,
     stdout_set: bool,
     stderr_set: bool,
+    kill_on_drop: bool,
 }
 
 impl Command {
@@ -61,6 +65,7 @@ impl Command {
             stdin_set: false,
             stdout_set: false,
             stderr_set: false,
+            kill_on_drop: false,
         }
     }
 
@@ -125,6 +130,21 @@ impl Command {
         self
     }
 
+    /// Whether dropping the [`Child`] kills the process (default `false`:
+    /// a dropped child runs on, as in the standard library).
+    ///
+    /// With `true`, dropping the `Child` (or the future of
+    /// [`output`](Command::output)) kills the process at once and reaps
+    /// it without blocking: on a runtime, a detached task waits for the
+    /// exit as [`Child::wait`] does (no thread); outside one, or if the
+    /// runtime is dropped first, a blocking-pool thread reaps it on Linux
+    /// (Windows leaves no zombie to reap). [`ChildWaiter`]s taken before
+    /// the drop still see the exit status.
+    pub fn kill_on_drop(&mut self, on: bool) -> &mut Command {
+        self.kill_on_drop = on;
+        self
+    }
+
     /// The standard library's command underneath, for settings this type
     /// does not mirror (for example `CommandExt` on either platform).
     pub fn as_std_mut(&mut self) -> &mut std::process::Command {
@@ -134,7 +154,7 @@ impl Command {
     /// Starts the child. Streams not set are inherited, as in the
     /// standard library.
     pub fn spawn(&mut self) -> io::Result<Child> {
-        Child::new(self.inner.spawn()?)
+        Child::new(self.inner.spawn()?, self.kill_on_drop)
     }
 
     /// Runs the child to completion and collects its output. Unless set
@@ -163,7 +183,9 @@ impl Command {
         if defaults[2] {
             self.inner.stderr(Stdio::inherit());
         }
-        Child::new(spawned?)?.wait_with_output().await
+        Child::new(spawned?, self.kill_on_drop)?
+            .wait_with_output()
+            .await
     }
 }
 
@@ -176,7 +198,8 @@ impl std::fmt::Debug for Command {
 /// A running (or exited) child process.
 ///
 /// Dropping a `Child` neither kills nor waits for the process, as in the
-/// standard library.
+/// standard library, unless it was spawned with
+/// [`Command::kill_on_drop`].
 pub struct Child {
     /// The writing end of the child's stdin, if it was `Stdio::piped()`.
     pub stdin: Option<ChildStdin>,
@@ -185,10 +208,11 @@ pub struct Child {
     /// The reading end of the child's stderr, if it was `Stdio::piped()`.
     pub stderr: Option<ChildStderr>,
     inner: Rc<ChildInner>,
+    kill_on_drop: bool,
 }
 
 impl Child {
-    fn new(mut std_child: std::process::Child) -> io::Result<Child> {
+    fn new(mut std_child: std::process::Child, kill_on_drop: bool) -> io::Result<Child> {
         let made = (|| {
             let stdin = std_child.stdin.take().map(ChildStdin::new).transpose()?;
             let stdout = std_child.stdout.take().map(ChildStdout::new).transpose()?;
@@ -209,6 +233,7 @@ impl Child {
             stdout,
             stderr,
             inner: Rc::new(ChildInner::new(std_child)?),
+            kill_on_drop,
         })
     }
 
@@ -278,6 +303,30 @@ impl Child {
             stdout: out,
             stderr: err,
         })
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if !self.kill_on_drop || self.inner.is_reaped() {
+            return;
+        }
+        let _ = self.inner.kill();
+        // Whoever drops the last reference reaps it if nobody did.
+        self.inner.reap_on_drop();
+        if let Ok(Some(_)) = self.inner.try_wait() {
+            return;
+        }
+        // Wait for the exit as `wait` does, in a task of its own. During a
+        // runtime's teardown the task is dropped unrun, and the drop of
+        // the child's state reaps it instead.
+        if let Some(rt) = crate::runtime::try_current() {
+            let wait = ExitWait::new(self.inner.clone());
+            rt.spawn(async move {
+                let _ = wait.await;
+            })
+            .detach();
+        }
     }
 }
 

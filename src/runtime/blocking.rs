@@ -270,6 +270,27 @@ fn submit<T: Send + 'static>(work: Work<T>, fence: Option<Arc<Fence>>) -> Blocki
     BlockingTask { slot, fence }
 }
 
+/// Runs `f` on the pool with nobody awaiting it, for clean-up that must
+/// not block the caller and has nobody left to report to (reaping a child
+/// killed on drop outside any runtime). A panic in `f` is discarded.
+#[cfg(unix)]
+pub(crate) fn spawn_detached(f: impl FnOnce() + Send + 'static) {
+    POOL.submit(Arc::new(Detached(Mutex::new(Some(Box::new(f))))));
+}
+
+/// A job of [`spawn_detached`].
+#[cfg(unix)]
+struct Detached(Mutex<Option<Box<dyn FnOnce() + Send>>>);
+
+#[cfg(unix)]
+impl Job for Detached {
+    fn run(self: Arc<Self>) {
+        if let Some(f) = lock(&self.0).take() {
+            let _ = panic::catch_unwind(AssertUnwindSafe(f));
+        }
+    }
+}
+
 /// The result of a job on the pool.
 pub(crate) struct BlockingTask<T> {
     slot: Arc<Slot<T>>,

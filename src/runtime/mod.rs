@@ -19,6 +19,7 @@
 pub(crate) mod blocking;
 mod context;
 pub(crate) mod fence;
+pub(crate) mod join_set;
 mod queue;
 mod stats;
 mod task;
@@ -37,9 +38,12 @@ use slab::Slab;
 
 use crate::driver::{self, Driver as _};
 
+#[cfg(unix)]
+pub(crate) use blocking::spawn_detached;
 pub(crate) use blocking::{spawn_blocking, spawn_blocking_fenced};
 pub(crate) use context::current;
 pub(crate) use context::try_current;
+pub use join_set::JoinSet;
 pub use stats::Statistics;
 pub use task::{
     spawn, spawn_blocking as spawn_blocking_task, yield_now, Join, JoinError, JoinHandle,

@@ -55,6 +55,23 @@ impl ExitSignal {
     }
 }
 
+/// Reaps the child `pid`, which has been killed, on the blocking pool: its
+/// last owner is gone (dropped with `kill_on_drop`) and no runtime is left
+/// to wait on its pidfd, but an unreaped child stays a zombie until this
+/// process ends.
+pub(crate) fn reap_later(pid: u32) {
+    crate::runtime::spawn_detached(move || loop {
+        // SAFETY: waitpid on our own unreaped child (nobody else owns it
+        // any more, so its pid cannot have been reused); no memory is
+        // passed.
+        let r = unsafe { libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0) };
+        if r == -1 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        break;
+    });
+}
+
 /// Sets `O_NONBLOCK` on our end of a pipe.
 fn nonblocking(fd: OwnedFd) -> io::Result<OwnedFd> {
     // SAFETY: fcntl on an fd we own; no memory is passed.

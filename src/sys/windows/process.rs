@@ -50,6 +50,10 @@ impl ExitSignal {
 /// One `poll_write` on a child's stdin takes at most this many bytes.
 const MAX_IO: usize = 1 << 20;
 
+/// Nothing to do: a Windows process leaves no zombie behind; once it is
+/// terminated, closing its handle (when the `Child` is dropped) is all.
+pub(crate) fn reap_later(_pid: u32) {}
+
 /// Checks that `h` was opened for overlapped I/O.
 fn check_asynchronous(h: &OwnedHandle) -> io::Result<()> {
     let mut iosb = IO_STATUS_BLOCK::default();
