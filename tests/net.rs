@@ -164,8 +164,8 @@ fn udp_round_trip_with_and_without_connect() {
         assert_eq!(a.send_to(b"datagram", ba).await.unwrap(), 8);
         let (got, from) = timeout(HANG, receiver).await.unwrap().unwrap();
         assert_eq!((got.as_slice(), from), (&b"datagram"[..], aa));
-        a.connect(ba).unwrap();
-        b.connect(aa).unwrap();
+        a.connect(ba).await.unwrap();
+        b.connect(aa).await.unwrap();
         b.send(b"back").await.unwrap();
         let mut buf = [0u8; 16];
         let n = timeout(HANG, a.recv(&mut buf)).await.unwrap().unwrap();

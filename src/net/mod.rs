@@ -17,7 +17,7 @@
 //! use oneport::net::{TcpListener, TcpStream};
 //!
 //! oneport::run(async {
-//!     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+//!     let listener = TcpListener::bind("127.0.0.1:0")?;
 //!     let addr = listener.local_addr()?;
 //!     let client = TcpStream::connect(addr).await?;
 //!     let (server, _) = listener.accept().await?;
@@ -30,6 +30,7 @@
 //! .unwrap();
 //! ```
 
+mod addr;
 mod readiness;
 mod tcp_listener;
 mod tcp_stream;

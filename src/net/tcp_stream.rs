@@ -1,12 +1,13 @@
 //! A connected TCP socket.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
+use super::addr;
 use super::readiness::{retry, AsRawSock, Closing, PollSlot};
 use crate::lowlevel::{self, Interest};
 
@@ -31,13 +32,28 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    /// Connects to `addr`.
+    /// Connects to `addr`: a `SocketAddr`, `"host:port"`, `(host, port)` or
+    /// anything else that implements [`ToSocketAddrs`].
     ///
-    /// The connect is nonblocking: the task waits until the socket is
+    /// Host names are resolved on the blocking pool, never on the run loop
+    /// (so the address must be `Send + 'static`); a literal `IP:port` is
+    /// used as it is. Each resolved address is tried in turn; if none
+    /// connects, the error of the last one is returned. A name that
+    /// resolves to nothing is `io::ErrorKind::InvalidInput`.
+    ///
+    /// Each attempt is nonblocking: the task waits until the socket is
     /// writable, then asks the socket for the outcome, so a refused
     /// connection is an error such as `io::ErrorKind::ConnectionRefused`.
     /// Dropping the future abandons the attempt and closes the socket.
-    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    pub async fn connect<A>(addr: A) -> io::Result<TcpStream>
+    where
+        A: ToSocketAddrs + Send + 'static,
+    {
+        let addrs = addr::resolve(addr).await?;
+        addr::each_addr(addrs, TcpStream::connect_one).await
+    }
+
+    async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_nonblocking(true)?;
         let stream = TcpStream::from_nonblocking(socket.into());
