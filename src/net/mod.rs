@@ -8,6 +8,15 @@
 //! over epoll on Linux and over AFD polls on Windows, because the platform
 //! lives entirely below `lowlevel`.
 //!
+//! A reader and a writer of one stream each have their own wait, so they
+//! can run side by side: from two tasks through [`TcpStream::into_split`],
+//! or joined in one task through [`TcpStream::split`]. `try_read` /
+//! `try_write` skip the wait altogether, and `readable` / `writable` wait
+//! without doing I/O, for callers that drive the system calls themselves.
+//!
+//! Addresses are anything std's `ToSocketAddrs` takes; host names are
+//! resolved on the blocking pool so a slow resolver never stalls the loop.
+//!
 //! Waits follow the `lowlevel` rules: a second task reading (or writing) the
 //! same socket while one already waits gets `io::ErrorKind::ResourceBusy`;
 //! dropping a value wakes tasks still waiting on it with
@@ -32,10 +41,12 @@
 
 mod addr;
 mod readiness;
+mod split;
 mod tcp_listener;
 mod tcp_stream;
 mod udp;
 
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use tcp_listener::TcpListener;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;

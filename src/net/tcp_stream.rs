@@ -9,11 +9,13 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::addr;
 use super::readiness::{retry, AsRawSock, Closing, PollSlot};
+use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::lowlevel::{self, Interest};
 
 /// A TCP connection: `read`/`write` as `async fn`s, and
 /// [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`] for it and for
-/// `&TcpStream`, so one task can read while another writes.
+/// `&TcpStream`, so one task can read while another writes (or use
+/// [`into_split`](TcpStream::into_split) to give each its own half).
 ///
 /// Two tasks reading at once (or writing at once): the one that has to wait
 /// second gets `io::ErrorKind::ResourceBusy`. Dropping the stream inside a
@@ -144,6 +146,66 @@ impl TcpStream {
         Ok(())
     }
 
+    /// Reads into `buf` without taking the bytes off the socket: the next
+    /// read returns them again. Waits like [`read`](TcpStream::read).
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let raw = self.sock.raw_sock();
+        retry(raw, Interest::Read, || {
+            let r = self.sock.peek(buf);
+            if is_would_block(&r) {
+                self.read_slot.release();
+            }
+            r
+        })
+        .await
+    }
+
+    /// Waits until the socket is readable (data, end of stream or an error
+    /// is there) without reading anything. The readiness may be gone by the
+    /// time the caller reads (another reader, a spurious report), so follow
+    /// it with [`try_read`](TcpStream::try_read) and expect `WouldBlock`.
+    pub async fn readable(&self) -> io::Result<()> {
+        // A poll-based read abandoned half-way still holds its wait in the
+        // slot; it would make this wait look like a second reader.
+        self.read_slot.release();
+        lowlevel::wait_readable(self.sock.raw_sock()).await
+    }
+
+    /// Waits until the socket is writable (buffer space or an error) without
+    /// writing anything; see [`readable`](TcpStream::readable).
+    pub async fn writable(&self) -> io::Result<()> {
+        self.write_slot.release();
+        lowlevel::wait_writable(self.sock.raw_sock()).await
+    }
+
+    /// Reads what is there now into `buf`, without waiting: no data yet is
+    /// `io::ErrorKind::WouldBlock`, end of stream is `Ok(0)`.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.sock).read(buf)
+    }
+
+    /// Writes what the socket takes now, without waiting: a full send
+    /// buffer is `io::ErrorKind::WouldBlock`.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.sock).write(buf)
+    }
+
+    /// Splits a borrowed stream into a read half and a write half, so that
+    /// a read and a write can be in flight at once (for example joined in
+    /// one task). Each half uses its own direction's wait, so they never
+    /// make each other `ResourceBusy`.
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        let s: &TcpStream = self;
+        (ReadHalf(s), WriteHalf(s))
+    }
+
+    /// Splits the stream into owned halves that can go to two tasks (of
+    /// this thread's runtime); [`OwnedReadHalf::reunite`] puts them back
+    /// together. Dropping the write half shuts the write direction down.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        split::owned(self)
+    }
+
     /// Shuts down the read half, the write half or both. After
     /// `Shutdown::Write` the peer reads end of stream once it has read
     /// everything sent before.
@@ -169,6 +231,16 @@ impl TcpStream {
     /// Whether Nagle's algorithm is off (`TCP_NODELAY`).
     pub fn nodelay(&self) -> io::Result<bool> {
         self.sock.nodelay()
+    }
+
+    /// Sets the IP time-to-live of outgoing packets (`IP_TTL`).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.sock.set_ttl(ttl)
+    }
+
+    /// The IP time-to-live of outgoing packets (`IP_TTL`).
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.sock.ttl()
     }
 
     /// Takes the socket's pending error (`SO_ERROR`), if any.
