@@ -42,6 +42,7 @@
 mod addr;
 mod readiness;
 mod split;
+mod stream_io;
 mod tcp_listener;
 mod tcp_stream;
 mod udp;

@@ -1,16 +1,15 @@
 //! A connected TCP socket.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::addr;
-use super::readiness::{retry, AsRawSock, Closing, PollSlot};
+use super::readiness::AsRawSock;
 use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
-use crate::lowlevel::{self, Interest};
+use super::stream_io::StreamIo;
+use crate::lowlevel;
 
 /// A TCP connection: `read`/`write` as `async fn`s, and
 /// [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`] for it and for
@@ -27,10 +26,7 @@ use crate::lowlevel::{self, Interest};
 /// runtime on another thread, send [`TcpStream::into_std`] and rebuild it
 /// there with [`TcpStream::from_std`].
 pub struct TcpStream {
-    // Declared first so their waits are cancelled before the socket closes.
-    read_slot: PollSlot,
-    write_slot: PollSlot,
-    sock: Closing<std::net::TcpStream>,
+    sock: StreamIo<std::net::TcpStream>,
 }
 
 impl TcpStream {
@@ -88,76 +84,38 @@ impl TcpStream {
 
     pub(crate) fn from_nonblocking(s: std::net::TcpStream) -> TcpStream {
         TcpStream {
-            read_slot: PollSlot::default(),
-            write_slot: PollSlot::default(),
-            sock: Closing::new(s),
+            sock: StreamIo::new(s),
         }
     }
 
     /// Gives back the standard stream, still in nonblocking mode, without
     /// closing it (for example to move it to a runtime on another thread).
     pub fn into_std(self) -> std::net::TcpStream {
-        let TcpStream {
-            read_slot,
-            write_slot,
-            sock,
-        } = self;
-        drop((read_slot, write_slot));
-        sock.into_inner()
+        self.sock.into_inner()
     }
 
     /// Reads into `buf`, waiting until at least one byte (or end of stream,
     /// `Ok(0)`) is there.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let raw = self.sock.raw_sock();
-        retry(raw, Interest::Read, || {
-            let r = (&*self.sock).read(buf);
-            if is_would_block(&r) {
-                self.read_slot.release();
-            }
-            r
-        })
-        .await
+        self.sock.read(buf).await
     }
 
     /// Writes some of `buf`, waiting until the socket takes at least one
     /// byte; returns how many it took.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        let raw = self.sock.raw_sock();
-        retry(raw, Interest::Write, || {
-            let r = (&*self.sock).write(buf);
-            if is_would_block(&r) {
-                self.write_slot.release();
-            }
-            r
-        })
-        .await
+        self.sock.write(buf).await
     }
 
     /// Writes all of `buf`. On an error, an unknown prefix may have been
     /// sent.
-    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        self.sock.write_all(buf).await
     }
 
     /// Reads into `buf` without taking the bytes off the socket: the next
     /// read returns them again. Waits like [`read`](TcpStream::read).
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let raw = self.sock.raw_sock();
-        retry(raw, Interest::Read, || {
-            let r = self.sock.peek(buf);
-            if is_would_block(&r) {
-                self.read_slot.release();
-            }
-            r
-        })
-        .await
+        self.sock.read_with(|s| s.peek(buf)).await
     }
 
     /// Waits until the socket is readable (data, end of stream or an error
@@ -165,29 +123,25 @@ impl TcpStream {
     /// time the caller reads (another reader, a spurious report), so follow
     /// it with [`try_read`](TcpStream::try_read) and expect `WouldBlock`.
     pub async fn readable(&self) -> io::Result<()> {
-        // A poll-based read abandoned half-way still holds its wait in the
-        // slot; it would make this wait look like a second reader.
-        self.read_slot.release();
-        lowlevel::wait_readable(self.sock.raw_sock()).await
+        self.sock.readable().await
     }
 
     /// Waits until the socket is writable (buffer space or an error) without
     /// writing anything; see [`readable`](TcpStream::readable).
     pub async fn writable(&self) -> io::Result<()> {
-        self.write_slot.release();
-        lowlevel::wait_writable(self.sock.raw_sock()).await
+        self.sock.writable().await
     }
 
     /// Reads what is there now into `buf`, without waiting: no data yet is
     /// `io::ErrorKind::WouldBlock`, end of stream is `Ok(0)`.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.sock).read(buf)
+        self.sock.try_read(buf)
     }
 
     /// Writes what the socket takes now, without waiting: a full send
     /// buffer is `io::ErrorKind::WouldBlock`.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        (&*self.sock).write(buf)
+        self.sock.try_write(buf)
     }
 
     /// Splits a borrowed stream into a read half and a write half, so that
@@ -249,10 +203,6 @@ impl TcpStream {
     }
 }
 
-fn is_would_block<T>(r: &io::Result<T>) -> bool {
-    matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-}
-
 impl std::fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TcpStream")
@@ -265,66 +215,4 @@ impl std::fmt::Debug for TcpStream {
 
 super::impl_as_socket!(TcpStream);
 
-impl futures_io::AsyncRead for &TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let s: &TcpStream = self.get_mut();
-        let raw = s.sock.raw_sock();
-        s.read_slot
-            .poll_io(raw, Interest::Read, cx, || (&*s.sock).read(buf))
-    }
-}
-
-impl futures_io::AsyncWrite for &TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let s: &TcpStream = self.get_mut();
-        let raw = s.sock.raw_sock();
-        s.write_slot
-            .poll_io(raw, Interest::Write, cx, || (&*s.sock).write(buf))
-    }
-
-    /// Data is handed to the kernel on every write: nothing to flush.
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Shuts down the write half: the peer reads end of stream.
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
-    }
-}
-
-impl futures_io::AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_read(cx, buf)
-    }
-}
-
-impl futures_io::AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self).poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self).poll_close(cx)
-    }
-}
+super::stream_io::impl_async_io!(TcpStream);
