@@ -1,4 +1,4 @@
-//! TCP and UDP sockets for oneport tasks.
+//! TCP, UDP and (on Unix) Unix domain sockets for oneport tasks.
 //!
 //! Every type here is an ordinary nonblocking socket plus the readiness waits
 //! of [`lowlevel`](crate::lowlevel) — nothing else. Each operation first tries
@@ -46,11 +46,15 @@ mod stream_io;
 mod tcp_listener;
 mod tcp_stream;
 mod udp;
+#[cfg(unix)]
+mod unix;
 
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use tcp_listener::TcpListener;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
+#[cfg(unix)]
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 /// Implements the platform's raw and borrowed socket accessors for a type
 /// whose `sock` field derefs to a standard socket: `AsRawFd`/`AsFd` on Unix,
