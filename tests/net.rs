@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::{within, Rng};
 use futures_io::{AsyncRead, AsyncWrite};
 use oneport::lowlevel::{statistics, wait_all_tasks_blocked, wait_readable};
-use oneport::net::{TcpListener, TcpStream, UdpSocket};
+use oneport::net::{ReuniteError, TcpListener, TcpStream, UdpSocket};
 use oneport::time::timeout;
 use oneport::{is_closed_resource, spawn, yield_now};
 
@@ -164,8 +164,8 @@ fn udp_round_trip_with_and_without_connect() {
         assert_eq!(a.send_to(b"datagram", ba).await.unwrap(), 8);
         let (got, from) = timeout(HANG, receiver).await.unwrap().unwrap();
         assert_eq!((got.as_slice(), from), (&b"datagram"[..], aa));
-        a.connect(ba).unwrap();
-        b.connect(aa).unwrap();
+        a.connect(ba).await.unwrap();
+        b.connect(aa).await.unwrap();
         b.send(b"back").await.unwrap();
         let mut buf = [0u8; 16];
         let n = timeout(HANG, a.recv(&mut buf)).await.unwrap().unwrap();
@@ -401,5 +401,253 @@ fn sockets_dropped_outside_a_runtime_just_close() {
         let mut got = Vec::new();
         io::Read::read_to_end(&mut &c, &mut got).unwrap();
         assert_eq!(got, b"bye", "the peer's drop did not close the connection");
+    });
+}
+
+/// Polls two futures in one task until both are done.
+async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+    let (mut ra, mut rb) = (None, None);
+    poll_fn(|cx| {
+        if ra.is_none() {
+            if let std::task::Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let std::task::Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        if ra.is_some() && rb.is_some() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    (ra.unwrap(), rb.unwrap())
+}
+
+/// `len` pseudo-random bytes from `seed`.
+fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng(seed);
+    (0..len).map(|_| rng.next() as u8).collect()
+}
+
+/// Writes `data` in random chunks through `poll_write`, then closes.
+async fn poll_send<W: AsyncWrite + Unpin>(mut w: W, data: Vec<u8>, seed: u64) -> io::Result<W> {
+    let mut rng = Rng(seed);
+    let mut at = 0;
+    while at < data.len() {
+        let end = (at + 1 + rng.below(20_000) as usize).min(data.len());
+        write_all(&mut w, &data[at..end]).await?;
+        at = end;
+    }
+    poll_fn(|cx| Pin::new(&mut w).poll_close(cx)).await?;
+    Ok(w)
+}
+
+/// Reads through `poll_read` to end of stream, in random sizes.
+async fn poll_recv<R: AsyncRead + Unpin>(mut r: R, seed: u64) -> io::Result<(R, Vec<u8>)> {
+    let mut rng = Rng(seed);
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 20_000];
+    loop {
+        let len = 1 + rng.below(20_000) as usize;
+        match poll_fn(|cx| Pin::new(&mut r).poll_read(cx, &mut buf[..len])).await? {
+            0 => return Ok((r, out)),
+            n => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// A small send buffer, so writers fill it and have to wait. (Shrinking the
+/// receive buffer of a connected loopback socket too makes Linux crawl on
+/// zero-window probes: 20 s per MiB, even with blocking threads.)
+fn small_buffers(s: &TcpStream) {
+    socket2::SockRef::from(s)
+        .set_send_buffer_size(4096)
+        .unwrap();
+}
+
+const MIB: usize = 1 << 20;
+
+#[test]
+fn owned_halves_in_four_tasks_move_a_mebibyte_each_way() {
+    test(|| async {
+        let (c, s) = pair().await;
+        small_buffers(&c);
+        small_buffers(&s);
+        let (up, down) = (pattern(MIB, 11), pattern(MIB, 12));
+        let (c_addr, s_addr) = (c.local_addr().unwrap(), s.local_addr().unwrap());
+        let (cr, cw) = c.into_split();
+        let (sr, sw) = s.into_split();
+        let tasks = (
+            spawn(poll_send(cw, up.clone(), 1)),
+            spawn(poll_send(sw, down.clone(), 2)),
+            spawn(poll_recv(sr, 3)),
+            spawn(poll_recv(cr, 4)),
+        );
+        let cw = timeout(HANG, tasks.0).await.unwrap().unwrap();
+        let sw = timeout(HANG, tasks.1).await.unwrap().unwrap();
+        let (sr, got_up) = timeout(HANG, tasks.2).await.unwrap().unwrap();
+        let (cr, got_down) = timeout(HANG, tasks.3).await.unwrap().unwrap();
+        assert_eq!(got_up.len(), MIB);
+        assert!(got_up == up, "client-to-server bytes differ");
+        assert_eq!(got_down.len(), MIB);
+        assert!(got_down == down, "server-to-client bytes differ");
+
+        // Halves of different streams do not reunite; their own halves do.
+        let ReuniteError(cr, sw) = cr.reunite(sw).unwrap_err();
+        let c = cr.reunite(cw).unwrap();
+        let s = sw.reunite(sr).unwrap();
+        assert_eq!(c.local_addr().unwrap(), c_addr);
+        assert_eq!(s.local_addr().unwrap(), s_addr);
+    });
+}
+
+#[test]
+fn borrowed_halves_read_and_write_at_once_in_one_task() {
+    test(|| async {
+        let (mut c, s) = pair().await;
+        small_buffers(&c);
+        small_buffers(&s);
+        let (up, down) = (pattern(MIB, 21), pattern(MIB, 22));
+        let peer = spawn({
+            let down = down.clone();
+            async move {
+                let (got, sent) = join(poll_recv(&s, 5), poll_send(&s, down, 6)).await;
+                sent.unwrap();
+                got.unwrap().1
+            }
+        });
+        let (r, w) = c.split();
+        let (got, sent) = join(poll_recv(r, 7), poll_send(w, up.clone(), 8)).await;
+        sent.unwrap();
+        let got_down = got.unwrap().1;
+        let got_up = timeout(HANG, peer).await.unwrap();
+        assert!(got_up == up, "client-to-server bytes differ");
+        assert!(got_down == down, "server-to-client bytes differ");
+        // The stream is whole again once the halves are gone.
+        assert!(c.try_read(&mut [0u8; 1]).is_ok_and(|n| n == 0));
+    });
+}
+
+#[test]
+fn dropping_the_owned_write_half_ends_the_peers_stream() {
+    test(|| async {
+        let (c, s) = pair().await;
+        let (mut r, w) = c.into_split();
+        w.write_all(b"last words").await.unwrap();
+        drop(w);
+        assert_eq!(read_to_end(&s).await.unwrap(), b"last words");
+        s.write_all(b"still readable").await.unwrap();
+        let mut buf = [0u8; 14];
+        read_exact(&mut r, &mut buf).await.unwrap();
+        assert_eq!(&buf, b"still readable");
+    });
+}
+
+#[test]
+fn try_read_and_try_write_never_wait() {
+    test(|| async {
+        let (c, s) = pair().await;
+        let mut buf = [0u8; 16];
+        let e = c.try_read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+
+        s.writable().await.unwrap();
+        assert_eq!(s.try_write(b"ping").unwrap(), 4);
+        timeout(HANG, c.readable()).await.unwrap().unwrap();
+        let mut got = Vec::new();
+        while got.len() < 4 {
+            match c.try_read(&mut buf) {
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.readable().await.unwrap(),
+                Err(e) => panic!("try_read: {e}"),
+            }
+        }
+        assert_eq!(got, b"ping");
+        assert_eq!(
+            c.try_read(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+
+        // A full send buffer is WouldBlock, not a wait.
+        small_buffers(&c);
+        let chunk = vec![7u8; 64 * 1024];
+        let mut sent = 0usize;
+        let full = loop {
+            match c.try_write(&chunk) {
+                Ok(n) => sent += n,
+                Err(e) => break e,
+            }
+            assert!(sent < 1 << 30, "the send buffer never filled");
+        };
+        assert_eq!(full.kind(), io::ErrorKind::WouldBlock);
+    });
+}
+
+#[test]
+fn peek_does_not_consume() {
+    test(|| async {
+        let (c, s) = pair().await;
+        s.write_all(b"hello").await.unwrap();
+        let mut buf = [0u8; 5];
+        let mut n = 0;
+        for _ in 0..1000 {
+            n = timeout(HANG, c.peek(&mut buf)).await.unwrap().unwrap();
+            if n == 5 {
+                break;
+            }
+            yield_now().await;
+        }
+        assert_eq!(&buf[..n], b"hello");
+        let n2 = c.peek(&mut buf).await.unwrap();
+        assert_eq!(
+            &buf[..n2],
+            &b"hello"[..n2],
+            "a second peek sees the same bytes"
+        );
+        let mut all = [0u8; 5];
+        read_exact(&mut &c, &mut all).await.unwrap();
+        assert_eq!(&all, b"hello");
+        assert_eq!(
+            c.try_read(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+    });
+}
+
+#[test]
+fn readable_after_an_abandoned_poll_read_is_not_busy() {
+    test(|| async {
+        let (c, s) = pair().await;
+        let mut buf = [0u8; 4];
+        let pending = poll_fn(|cx| {
+            let r = Pin::new(&mut &c).poll_read(cx, &mut buf);
+            std::task::Poll::Ready(r.is_pending())
+        })
+        .await;
+        assert!(pending, "nothing was sent yet");
+        s.write_all(b"data").await.unwrap();
+        timeout(HANG, c.readable()).await.unwrap().unwrap();
+        timeout(HANG, c.writable()).await.unwrap().unwrap();
+        assert_eq!(c.try_read(&mut buf).unwrap(), 4);
+    });
+}
+
+#[test]
+fn socket_options_round_trip() {
+    test(|| async {
+        let (c, _s) = pair().await;
+        c.set_nodelay(true).unwrap();
+        assert!(c.nodelay().unwrap());
+        c.set_nodelay(false).unwrap();
+        assert!(!c.nodelay().unwrap());
+        c.set_ttl(42).unwrap();
+        assert_eq!(c.ttl().unwrap(), 42);
+        c.shutdown(Shutdown::Both).unwrap();
     });
 }

@@ -1,4 +1,4 @@
-//! TCP and UDP sockets for oneport tasks.
+//! TCP, UDP and (on Unix) Unix domain sockets for oneport tasks.
 //!
 //! Every type here is an ordinary nonblocking socket plus the readiness waits
 //! of [`lowlevel`](crate::lowlevel) — nothing else. Each operation first tries
@@ -7,6 +7,15 @@
 //! trip through the I/O manager (WINDOWS.md, rule 18). The same code runs
 //! over epoll on Linux and over AFD polls on Windows, because the platform
 //! lives entirely below `lowlevel`.
+//!
+//! A reader and a writer of one stream each have their own wait, so they
+//! can run side by side: from two tasks through [`TcpStream::into_split`],
+//! or joined in one task through [`TcpStream::split`]. `try_read` /
+//! `try_write` skip the wait altogether, and `readable` / `writable` wait
+//! without doing I/O, for callers that drive the system calls themselves.
+//!
+//! Addresses are anything std's `ToSocketAddrs` takes; host names are
+//! resolved on the blocking pool so a slow resolver never stalls the loop.
 //!
 //! Waits follow the `lowlevel` rules: a second task reading (or writing) the
 //! same socket while one already waits gets `io::ErrorKind::ResourceBusy`;
@@ -17,7 +26,7 @@
 //! use oneport::net::{TcpListener, TcpStream};
 //!
 //! oneport::run(async {
-//!     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+//!     let listener = TcpListener::bind("127.0.0.1:0")?;
 //!     let addr = listener.local_addr()?;
 //!     let client = TcpStream::connect(addr).await?;
 //!     let (server, _) = listener.accept().await?;
@@ -30,14 +39,22 @@
 //! .unwrap();
 //! ```
 
+mod addr;
 mod readiness;
+mod split;
+mod stream_io;
 mod tcp_listener;
 mod tcp_stream;
 mod udp;
+#[cfg(unix)]
+mod unix;
 
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use tcp_listener::TcpListener;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
+#[cfg(unix)]
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 /// Implements the platform's raw and borrowed socket accessors for a type
 /// whose `sock` field derefs to a standard socket: `AsRawFd`/`AsFd` on Unix,

@@ -1,8 +1,9 @@
 //! A listening TCP socket.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 
+use super::addr;
 use super::readiness::{retry, AsRawSock, Closing};
 use super::TcpStream;
 use crate::lowlevel::Interest;
@@ -19,8 +20,18 @@ pub struct TcpListener {
 impl TcpListener {
     /// Binds to `addr` and listens. Port 0 picks a free port; read it back
     /// with [`local_addr`](TcpListener::local_addr).
-    pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-        TcpListener::from_std(std::net::TcpListener::bind(addr)?)
+    ///
+    /// `addr` is anything that implements [`ToSocketAddrs`]; each resolved
+    /// address is tried in turn and the last error is returned if none
+    /// binds. A host name is resolved on the blocking pool, but `bind` is
+    /// synchronous, so the calling thread waits for the answer: on a
+    /// runtime thread prefer a literal `IP:port`, which needs no lookup.
+    pub fn bind<A>(addr: A) -> io::Result<TcpListener>
+    where
+        A: ToSocketAddrs + Send + 'static,
+    {
+        let addrs = addr::resolve_now(addr)?;
+        TcpListener::from_std(addr::each_addr_now(addrs, std::net::TcpListener::bind)?)
     }
 
     /// Wraps a listening standard socket, switching it to nonblocking mode.

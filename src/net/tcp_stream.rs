@@ -1,18 +1,20 @@
 //! A connected TCP socket.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::io;
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use super::readiness::{retry, AsRawSock, Closing, PollSlot};
-use crate::lowlevel::{self, Interest};
+use super::addr;
+use super::readiness::AsRawSock;
+use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use super::stream_io::StreamIo;
+use crate::lowlevel;
 
 /// A TCP connection: `read`/`write` as `async fn`s, and
 /// [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`] for it and for
-/// `&TcpStream`, so one task can read while another writes.
+/// `&TcpStream`, so one task can read while another writes (or use
+/// [`into_split`](TcpStream::into_split) to give each its own half).
 ///
 /// Two tasks reading at once (or writing at once): the one that has to wait
 /// second gets `io::ErrorKind::ResourceBusy`. Dropping the stream inside a
@@ -24,20 +26,32 @@ use crate::lowlevel::{self, Interest};
 /// runtime on another thread, send [`TcpStream::into_std`] and rebuild it
 /// there with [`TcpStream::from_std`].
 pub struct TcpStream {
-    // Declared first so their waits are cancelled before the socket closes.
-    read_slot: PollSlot,
-    write_slot: PollSlot,
-    sock: Closing<std::net::TcpStream>,
+    sock: StreamIo<std::net::TcpStream>,
 }
 
 impl TcpStream {
-    /// Connects to `addr`.
+    /// Connects to `addr`: a `SocketAddr`, `"host:port"`, `(host, port)` or
+    /// anything else that implements [`ToSocketAddrs`].
     ///
-    /// The connect is nonblocking: the task waits until the socket is
+    /// Host names are resolved on the blocking pool, never on the run loop
+    /// (so the address must be `Send + 'static`); a literal `IP:port` is
+    /// used as it is. Each resolved address is tried in turn; if none
+    /// connects, the error of the last one is returned. A name that
+    /// resolves to nothing is `io::ErrorKind::InvalidInput`.
+    ///
+    /// Each attempt is nonblocking: the task waits until the socket is
     /// writable, then asks the socket for the outcome, so a refused
     /// connection is an error such as `io::ErrorKind::ConnectionRefused`.
     /// Dropping the future abandons the attempt and closes the socket.
-    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    pub async fn connect<A>(addr: A) -> io::Result<TcpStream>
+    where
+        A: ToSocketAddrs + Send + 'static,
+    {
+        let addrs = addr::resolve(addr).await?;
+        addr::each_addr(addrs, TcpStream::connect_one).await
+    }
+
+    async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_nonblocking(true)?;
         let stream = TcpStream::from_nonblocking(socket.into());
@@ -70,62 +84,80 @@ impl TcpStream {
 
     pub(crate) fn from_nonblocking(s: std::net::TcpStream) -> TcpStream {
         TcpStream {
-            read_slot: PollSlot::default(),
-            write_slot: PollSlot::default(),
-            sock: Closing::new(s),
+            sock: StreamIo::new(s),
         }
     }
 
     /// Gives back the standard stream, still in nonblocking mode, without
     /// closing it (for example to move it to a runtime on another thread).
     pub fn into_std(self) -> std::net::TcpStream {
-        let TcpStream {
-            read_slot,
-            write_slot,
-            sock,
-        } = self;
-        drop((read_slot, write_slot));
-        sock.into_inner()
+        self.sock.into_inner()
     }
 
     /// Reads into `buf`, waiting until at least one byte (or end of stream,
     /// `Ok(0)`) is there.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let raw = self.sock.raw_sock();
-        retry(raw, Interest::Read, || {
-            let r = (&*self.sock).read(buf);
-            if is_would_block(&r) {
-                self.read_slot.release();
-            }
-            r
-        })
-        .await
+        self.sock.read(buf).await
     }
 
     /// Writes some of `buf`, waiting until the socket takes at least one
     /// byte; returns how many it took.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        let raw = self.sock.raw_sock();
-        retry(raw, Interest::Write, || {
-            let r = (&*self.sock).write(buf);
-            if is_would_block(&r) {
-                self.write_slot.release();
-            }
-            r
-        })
-        .await
+        self.sock.write(buf).await
     }
 
     /// Writes all of `buf`. On an error, an unknown prefix may have been
     /// sent.
-    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        self.sock.write_all(buf).await
+    }
+
+    /// Reads into `buf` without taking the bytes off the socket: the next
+    /// read returns them again. Waits like [`read`](TcpStream::read).
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.sock.read_with(|s| s.peek(buf)).await
+    }
+
+    /// Waits until the socket is readable (data, end of stream or an error
+    /// is there) without reading anything. The readiness may be gone by the
+    /// time the caller reads (another reader, a spurious report), so follow
+    /// it with [`try_read`](TcpStream::try_read) and expect `WouldBlock`.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.sock.readable().await
+    }
+
+    /// Waits until the socket is writable (buffer space or an error) without
+    /// writing anything; see [`readable`](TcpStream::readable).
+    pub async fn writable(&self) -> io::Result<()> {
+        self.sock.writable().await
+    }
+
+    /// Reads what is there now into `buf`, without waiting: no data yet is
+    /// `io::ErrorKind::WouldBlock`, end of stream is `Ok(0)`.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.sock.try_read(buf)
+    }
+
+    /// Writes what the socket takes now, without waiting: a full send
+    /// buffer is `io::ErrorKind::WouldBlock`.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.try_write(buf)
+    }
+
+    /// Splits a borrowed stream into a read half and a write half, so that
+    /// a read and a write can be in flight at once (for example joined in
+    /// one task). Each half uses its own direction's wait, so they never
+    /// make each other `ResourceBusy`.
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        let s: &TcpStream = self;
+        (ReadHalf(s), WriteHalf(s))
+    }
+
+    /// Splits the stream into owned halves that can go to two tasks (of
+    /// this thread's runtime); [`OwnedReadHalf::reunite`] puts them back
+    /// together. Dropping the write half shuts the write direction down.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        split::owned(self)
     }
 
     /// Shuts down the read half, the write half or both. After
@@ -155,14 +187,20 @@ impl TcpStream {
         self.sock.nodelay()
     }
 
+    /// Sets the IP time-to-live of outgoing packets (`IP_TTL`).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.sock.set_ttl(ttl)
+    }
+
+    /// The IP time-to-live of outgoing packets (`IP_TTL`).
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.sock.ttl()
+    }
+
     /// Takes the socket's pending error (`SO_ERROR`), if any.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.sock.take_error()
     }
-}
-
-fn is_would_block<T>(r: &io::Result<T>) -> bool {
-    matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
 impl std::fmt::Debug for TcpStream {
@@ -177,66 +215,4 @@ impl std::fmt::Debug for TcpStream {
 
 super::impl_as_socket!(TcpStream);
 
-impl futures_io::AsyncRead for &TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let s: &TcpStream = self.get_mut();
-        let raw = s.sock.raw_sock();
-        s.read_slot
-            .poll_io(raw, Interest::Read, cx, || (&*s.sock).read(buf))
-    }
-}
-
-impl futures_io::AsyncWrite for &TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let s: &TcpStream = self.get_mut();
-        let raw = s.sock.raw_sock();
-        s.write_slot
-            .poll_io(raw, Interest::Write, cx, || (&*s.sock).write(buf))
-    }
-
-    /// Data is handed to the kernel on every write: nothing to flush.
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Shuts down the write half: the peer reads end of stream.
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
-    }
-}
-
-impl futures_io::AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_read(cx, buf)
-    }
-}
-
-impl futures_io::AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self).poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self).poll_close(cx)
-    }
-}
+super::stream_io::impl_async_io!(TcpStream);

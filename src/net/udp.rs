@@ -1,8 +1,9 @@
 //! A UDP socket.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 
+use super::addr;
 use super::readiness::{retry, AsRawSock, Closing};
 use crate::lowlevel::Interest;
 
@@ -19,8 +20,18 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// Binds to `addr`. Port 0 picks a free port.
-    pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
-        UdpSocket::from_std(std::net::UdpSocket::bind(addr)?)
+    ///
+    /// `addr` is anything that implements [`ToSocketAddrs`]; each resolved
+    /// address is tried in turn and the last error is returned if none
+    /// binds. A host name is resolved on the blocking pool, but `bind` is
+    /// synchronous, so the calling thread waits for the answer: on a
+    /// runtime thread prefer a literal `IP:port`, which needs no lookup.
+    pub fn bind<A>(addr: A) -> io::Result<UdpSocket>
+    where
+        A: ToSocketAddrs + Send + 'static,
+    {
+        let addrs = addr::resolve_now(addr)?;
+        UdpSocket::from_std(addr::each_addr_now(addrs, std::net::UdpSocket::bind)?)
     }
 
     /// Wraps a standard socket, switching it to nonblocking mode.
@@ -38,7 +49,15 @@ impl UdpSocket {
     }
 
     /// Sends one datagram to `target`; returns the bytes sent.
-    pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+    ///
+    /// `target` is anything that implements [`ToSocketAddrs`]; a host name
+    /// is resolved on the blocking pool (every call: keep the `SocketAddr`
+    /// to avoid that) and the datagram goes to its first address.
+    pub async fn send_to<A>(&self, buf: &[u8], target: A) -> io::Result<usize>
+    where
+        A: ToSocketAddrs + Send + 'static,
+    {
+        let target = addr::resolve(target).await?[0];
         retry(self.sock.raw_sock(), Interest::Write, || {
             self.sock.send_to(buf, target)
         })
@@ -56,8 +75,17 @@ impl UdpSocket {
 
     /// Sets the only address datagrams go to with [`send`](UdpSocket::send)
     /// and come from with [`recv`](UdpSocket::recv).
-    pub fn connect(&self, addr: SocketAddr) -> io::Result<()> {
-        self.sock.connect(addr)
+    ///
+    /// `addr` is anything that implements [`ToSocketAddrs`]; a host name is
+    /// resolved on the blocking pool (which is why this is `async`). Each
+    /// resolved address is tried in turn; if none works the last error is
+    /// returned.
+    pub async fn connect<A>(&self, addr: A) -> io::Result<()>
+    where
+        A: ToSocketAddrs + Send + 'static,
+    {
+        let addrs = addr::resolve(addr).await?;
+        addr::each_addr_now(addrs, |a| self.sock.connect(a))
     }
 
     /// Sends one datagram to the connected peer.

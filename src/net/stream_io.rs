@@ -1,0 +1,237 @@
+//! The readiness-driven I/O of a connected byte stream, written once for
+//! every kind of stream socket (TCP, Unix).
+//!
+//! A stream is a nonblocking socket plus one [`PollSlot`] per direction for
+//! the poll-based `futures_io` traits. Reads and writes — `async fn`s and
+//! polls alike — go through here, so a TCP and a Unix stream wait, release
+//! abandoned waits and report busy or closed exactly the same way; the
+//! public types add only what is specific to their address family.
+
+use std::io::{self, Read, Write};
+use std::ops::Deref;
+use std::task::{Context, Poll};
+
+use super::readiness::{retry, AsRawSock, Closing, PollSlot};
+use crate::lowlevel::{self, Interest};
+
+/// A nonblocking stream socket `S` and the waits of its two directions.
+#[derive(Debug)]
+pub(crate) struct StreamIo<S: AsRawSock> {
+    // Declared first so their waits are cancelled before the socket closes.
+    read_slot: PollSlot,
+    write_slot: PollSlot,
+    sock: Closing<S>,
+}
+
+impl<S: AsRawSock> Deref for StreamIo<S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        &self.sock
+    }
+}
+
+fn is_would_block<T>(r: &io::Result<T>) -> bool {
+    matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+impl<S: AsRawSock> StreamIo<S>
+where
+    for<'a> &'a S: Read + Write,
+{
+    /// Wraps a socket already in nonblocking mode.
+    pub(crate) fn new(sock: S) -> Self {
+        StreamIo {
+            read_slot: PollSlot::default(),
+            write_slot: PollSlot::default(),
+            sock: Closing::new(sock),
+        }
+    }
+
+    /// Gives the socket back without closing it.
+    pub(crate) fn into_inner(self) -> S {
+        let StreamIo {
+            read_slot,
+            write_slot,
+            sock,
+        } = self;
+        drop((read_slot, write_slot));
+        sock.into_inner()
+    }
+
+    /// Runs a receive-side `op` until it does not say `WouldBlock`.
+    ///
+    /// An `async fn` that has to wait first releases the poll-based read
+    /// slot, so a `poll_read` abandoned half-way never makes this wait look
+    /// like a second reader.
+    pub(crate) async fn read_with<T>(
+        &self,
+        mut op: impl FnMut(&S) -> io::Result<T>,
+    ) -> io::Result<T> {
+        retry(self.sock.raw_sock(), Interest::Read, || {
+            let r = op(&self.sock);
+            if is_would_block(&r) {
+                self.read_slot.release();
+            }
+            r
+        })
+        .await
+    }
+
+    /// [`read_with`](StreamIo::read_with) for the send side.
+    pub(crate) async fn write_with<T>(
+        &self,
+        mut op: impl FnMut(&S) -> io::Result<T>,
+    ) -> io::Result<T> {
+        retry(self.sock.raw_sock(), Interest::Write, || {
+            let r = op(&self.sock);
+            if is_would_block(&r) {
+                self.write_slot.release();
+            }
+            r
+        })
+        .await
+    }
+
+    /// Reads into `buf`, waiting until at least one byte (or end of stream).
+    pub(crate) async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_with(|mut s| s.read(buf)).await
+    }
+
+    /// Writes some of `buf`, waiting until the socket takes at least one byte.
+    pub(crate) async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.write_with(|mut s| s.write(buf)).await
+    }
+
+    /// Writes all of `buf`.
+    pub(crate) async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until readable, reading nothing.
+    pub(crate) async fn readable(&self) -> io::Result<()> {
+        // A poll-based read abandoned half-way still holds its wait in the
+        // slot; it would make this wait look like a second reader.
+        self.read_slot.release();
+        lowlevel::wait_readable(self.sock.raw_sock()).await
+    }
+
+    /// Waits until writable, writing nothing.
+    pub(crate) async fn writable(&self) -> io::Result<()> {
+        self.write_slot.release();
+        lowlevel::wait_writable(self.sock.raw_sock()).await
+    }
+
+    /// Reads what is there now; `WouldBlock` if nothing is.
+    pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.sock).read(buf)
+    }
+
+    /// Writes what the socket takes now; `WouldBlock` if nothing.
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.sock).write(buf)
+    }
+
+    /// `AsyncRead::poll_read`, parking in the read slot.
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let raw = self.sock.raw_sock();
+        self.read_slot
+            .poll_io(raw, Interest::Read, cx, || (&*self.sock).read(buf))
+    }
+
+    /// `AsyncWrite::poll_write`, parking in the write slot.
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let raw = self.sock.raw_sock();
+        self.write_slot
+            .poll_io(raw, Interest::Write, cx, || (&*self.sock).write(buf))
+    }
+}
+
+/// Implements `futures_io::AsyncRead` + `AsyncWrite` for a stream type and
+/// for references to it. The type's `sock` field is a [`StreamIo`]; its
+/// `shutdown(Shutdown)` method closes the write direction on `poll_close`.
+macro_rules! impl_async_io {
+    ($t:ty) => {
+        impl futures_io::AsyncRead for &$t {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.sock.poll_read(cx, buf)
+            }
+        }
+
+        impl futures_io::AsyncWrite for &$t {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.sock.poll_write(cx, buf)
+            }
+
+            /// Data is handed to the kernel on every write: nothing to flush.
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            /// Shuts down the write direction: the peer reads end of stream.
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
+            }
+        }
+
+        impl futures_io::AsyncRead for $t {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.sock.poll_read(cx, buf)
+            }
+        }
+
+        impl futures_io::AsyncWrite for $t {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.sock.poll_write(cx, buf)
+            }
+
+            /// Data is handed to the kernel on every write: nothing to flush.
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            /// Shuts down the write direction: the peer reads end of stream.
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
+            }
+        }
+    };
+}
+pub(crate) use impl_async_io;
