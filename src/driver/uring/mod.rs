@@ -282,9 +282,19 @@ impl Ring {
         let mut guard = self.state.borrow_mut();
         let st = &mut *guard;
         if st.pending.is_empty() {
-            // Nothing to hand over; task work is run when the eventfd
-            // says there is some.
-            return !st.ring.completion().is_empty();
+            // Nothing new to hand over. Task work is run when the eventfd
+            // says there is some; enter only for requests an earlier
+            // enter left in the queue (it failed with EBUSY) or for
+            // completions the kernel holds back after a CQ overflow.
+            let stuck = {
+                let sq = st.ring.submission();
+                !sq.is_empty() || sq.cq_overflow()
+            };
+            if stuck {
+                let _ = enter(&mut st.ring);
+            }
+            let ready = !st.ring.completion().is_empty();
+            return ready;
         }
         let mut i = 0;
         while i < st.pending.len() {
