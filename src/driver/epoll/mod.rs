@@ -175,7 +175,7 @@ impl super::Driver for Driver {
         // Queued file operations go to the kernel now, in one batch; if
         // completions are already posted, the wait must not block.
         #[cfg(target_os = "linux")]
-        let ring_ready = self.ring.as_ref().is_some_and(|r| r.flush());
+        let ring_ready = self.ring.as_ref().is_some_and(|r| r.flush(ms != 0));
         #[cfg(not(target_os = "linux"))]
         let ring_ready = false;
         if ring_ready {

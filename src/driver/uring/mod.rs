@@ -278,24 +278,19 @@ impl Ring {
     /// Hands every queued request to the kernel and runs deferred task
     /// work, without waiting. Returns whether completions are ready to
     /// reap (the loop must then not block).
-    pub(crate) fn flush(&self) -> bool {
+    ///
+    /// The eventfd is only wanted while the loop sleeps: awake, it would be
+    /// signalled by every completion posted during our own `enter` and cost
+    /// an epoll event, a read and another enter per turn. So it is disabled
+    /// (`IORING_CQ_EVENTFD_DISABLED`, a flag in shared memory) whenever the
+    /// loop is awake, and enabled only when `will_block` finds nothing
+    /// ready, followed by one more enter: task work queued while it was
+    /// disabled signalled nothing, and must run now, after which new work
+    /// (the list of deferred work found empty) signals again.
+    pub(crate) fn flush(&self, will_block: bool) -> bool {
         let mut guard = self.state.borrow_mut();
         let st = &mut *guard;
-        if st.pending.is_empty() {
-            // Nothing new to hand over. Task work is run when the eventfd
-            // says there is some; enter only for requests an earlier
-            // enter left in the queue (it failed with EBUSY) or for
-            // completions the kernel holds back after a CQ overflow.
-            let stuck = {
-                let sq = st.ring.submission();
-                !sq.is_empty() || sq.cq_overflow()
-            };
-            if stuck {
-                let _ = enter(&mut st.ring);
-            }
-            let ready = !st.ring.completion().is_empty();
-            return ready;
-        }
+        st.ring.completion().disable_eventfd();
         let mut i = 0;
         while i < st.pending.len() {
             let sqe = match st.pending[i] {
@@ -331,9 +326,25 @@ impl Ring {
             i += 1;
         }
         st.pending.drain(..i);
-        let _ = enter(&mut st.ring);
-        let ready = !st.ring.completion().is_empty();
-        ready
+        // Enter when there is something to submit, or operations whose
+        // deferred completions may be waiting to run, or completions the
+        // kernel holds back after a CQ overflow.
+        let must_enter = |st: &mut State| {
+            let sq = st.ring.submission();
+            !sq.is_empty() || sq.cq_overflow() || st.in_flight > 0
+        };
+        if must_enter(st) {
+            let _ = enter(&mut st.ring);
+        }
+        if !st.ring.completion().is_empty() {
+            return true;
+        }
+        if will_block && st.in_flight > 0 {
+            st.ring.completion().enable_eventfd();
+            let _ = enter(&mut st.ring);
+            return !st.ring.completion().is_empty();
+        }
+        false
     }
 
     /// Drains the eventfd and runs deferred task work, so the completions
@@ -395,7 +406,7 @@ impl Ring {
         let deadline = Instant::now() + SHUTDOWN_WAIT;
         let (mut wake, mut free) = (Vec::new(), Vec::new());
         loop {
-            self.flush();
+            self.flush(true);
             self.reap(&mut wake, &mut free);
             drop(std::mem::take(&mut free));
             super::wake_all_or_resume(wake.drain(..));

@@ -65,7 +65,7 @@ impl<K: 'static> Future for Op<K> {
         if self.ring.is_closed() {
             // Its runtime is gone: nothing drives the ring any more, so
             // look for the completion here.
-            self.ring.flush();
+            self.ring.flush(false);
             self.ring.on_eventfd();
             let (mut wake, mut free) = (Vec::new(), Vec::new());
             self.ring.reap(&mut wake, &mut free);
