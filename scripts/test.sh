@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: natively, then cross-compiled for x86_64-pc-windows-gnu
+# Runs every test: natively (files on io_uring where the kernel offers it),
+# natively again with ONEPORT_DRIVER=epoll (files on the pool), then cross-compiled for x86_64-pc-windows-gnu
 # under Wine, then the lint and API-contract checks. Installs what is
-# missing first (scripts/setup.sh). Prints the native and Wine test counts
+# missing first (scripts/setup.sh). Prints the native, native-epoll and Wine test counts
 # and ends with one "N passed, M failed" line for both together.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,6 +43,9 @@ check() { # NAME CMD...
 # The Windows echo server that tests/echo_wine.rs drives from the native side.
 cargo build --quiet --example echo --target "$win" || status=1
 suite native cargo test --workspace --no-fail-fast
+# The same tests with Linux files forced onto the blocking pool (the
+# fallback where io_uring is unavailable), so both backends stay green.
+suite native-epoll env ONEPORT_DRIVER=epoll cargo test --workspace --no-fail-fast
 suite wine cargo test --workspace --target "$win" --no-fail-fast
 check fmt cargo fmt --all -- --check
 check clippy-native cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -8,9 +8,13 @@
 //!
 //! On Windows a `File` is overlapped I/O on the runtime's completion port:
 //! reads and writes cost no thread. On Linux, where regular files have no
-//! readiness notification, they run on the blocking pool (see
-//! [`crate::spawn_blocking`]).
-//! Opening, flushing and resizing run on that pool on both.
+//! readiness notification, reads, writes and syncs are io_uring operations
+//! on the runtime's ring when the kernel offers one, and otherwise run on
+//! the blocking pool (see [`crate::spawn_blocking`]); which one is in use
+//! is `lowlevel::statistics().file_backend`, and `ONEPORT_DRIVER=epoll`
+//! forces the pool (`ONEPORT_DRIVER=io_uring` makes `Runtime::new` fail
+//! when there is no ring).
+//! Opening, metadata and resizing run on the pool everywhere.
 //!
 //! The whole-file and directory calls by path ([`read`], [`write`](write()),
 //! [`read_to_string`], [`create_dir_all`], [`remove_file`], [`remove_dir`],
@@ -240,12 +244,14 @@ impl File {
 
     /// Flushes data and metadata to the storage device.
     pub async fn sync_all(&self) -> io::Result<()> {
-        self.blocking(|f| f.sync_all()).await
+        self.fence.wait().await;
+        sys::sync(&self.file, &self.fence, false).await
     }
 
     /// Flushes data (and only the metadata needed to read it back).
     pub async fn sync_data(&self) -> io::Result<()> {
-        self.blocking(|f| f.sync_data()).await
+        self.fence.wait().await;
+        sys::sync(&self.file, &self.fence, true).await
     }
 
     /// Truncates or extends the file to `len` bytes.

@@ -1,6 +1,8 @@
-//! Seeded, bounded file churn: random positional writes and reads on a few
-//! files, with futures dropped after zero or one poll and runtimes dropped
-//! while writes are in flight. The file contents must always equal a model
+//! Seeded, bounded file churn: random positional writes, reads and syncs
+//! on a few files, with futures dropped after zero or one poll (on the
+//! io_uring backend: before the run loop submitted them, or after, so the
+//! kernel holds them and they are cancelled) and runtimes dropped while
+//! reads and writes are in flight. The file contents must always equal a model
 //! in which every completed write is applied in order and every dropped one
 //! either never landed or landed whole before the next call on its file;
 //! at the end the process's fds/handles are back where they started.
@@ -82,7 +84,7 @@ fn round(
             let (f, model) = (&files[i], &mut models[i]);
             let (pos, len) = range(rng);
             let val = rng.next() as u8;
-            match rng.below(5) {
+            match rng.below(8) {
                 0 | 1 => {
                     let (n, _) = f.write_at(vec![val; len], pos as u64).await;
                     assert_eq!(n.unwrap(), len);
@@ -102,7 +104,35 @@ fn round(
                 3 => {
                     let mut r = Box::pin(f.read_at(Vec::with_capacity(len), pos as u64));
                     let _ = poll_once(r.as_mut());
+                    if rng.below(2) == 0 {
+                        // One turn of the loop: a ring read is submitted.
+                        oneport::yield_now().await;
+                    }
                     drop(r);
+                }
+                5 => {
+                    // Polled, then a turn of the loop so the ring hands
+                    // it to the kernel, then dropped: cancelled in flight.
+                    let mut w = Box::pin(f.write_at(vec![val; len], pos as u64));
+                    let _ = poll_once(w.as_mut());
+                    oneport::yield_now().await;
+                    drop(w);
+                    let got = read_exact(f, pos, len).await;
+                    settle(model, &got, pos, val, "write dropped in flight");
+                    assert_eq!(
+                        oneport::lowlevel::statistics().ring_orphaned,
+                        0,
+                        "the file's next call ran before a dropped operation's completion"
+                    );
+                }
+                6 => {
+                    let mut s = Box::pin(f.sync_data());
+                    if rng.below(2) == 0 {
+                        let _ = poll_once(s.as_mut());
+                        drop(s);
+                    } else {
+                        s.await.unwrap();
+                    }
                 }
                 _ => {
                     let got = read_exact(f, pos, len).await;
@@ -128,6 +158,15 @@ fn round(
             })
             .detach();
             inflight.push((i, pos, len, val));
+            if rng.below(2) == 0 {
+                // A read in flight at the drop too: its buffer must stay
+                // with the driver until the kernel is done with it.
+                let f = files[i].clone();
+                spawn(async move {
+                    let _ = f.read_at(Vec::with_capacity(SIZE), 0).await;
+                })
+                .detach();
+            }
         }
         if rng.below(2) == 0 {
             oneport::yield_now().await;
@@ -152,6 +191,10 @@ fn file_churn_matches_the_model_and_closes_every_handle() {
         for p in &paths {
             std::fs::write(p, vec![0u8; SIZE]).unwrap();
         }
+        let backend = Runtime::new()
+            .unwrap()
+            .block_on(async { oneport::lowlevel::statistics().file_backend });
+        eprintln!("stress_files: file backend {backend}");
         let mut before = None;
         for r in 0..rounds {
             let inflight = round(&paths, &mut models, &mut rng);

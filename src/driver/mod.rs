@@ -28,6 +28,8 @@
 
 #[cfg(unix)]
 mod epoll;
+#[cfg(target_os = "linux")]
+pub(crate) mod uring;
 mod waiters;
 #[cfg(windows)]
 pub(crate) mod windows;
@@ -100,6 +102,8 @@ pub(crate) struct DriverStats {
     pub(crate) object_waits: usize,
     pub(crate) object_wait_packets_discarded: u64,
     pub(crate) object_wait_mechanism: &'static str,
+    pub(crate) file_backend: &'static str,
+    pub(crate) ring_orphaned: usize,
 }
 
 /// Makes a blocked [`Driver::get_events`] return, from any thread.

@@ -61,7 +61,6 @@ impl Signal {
 
 /// Fires its signal when dropped: the operation is over however its task
 /// ends (completed, or dropped with the runtime).
-#[cfg_attr(not(windows), allow(dead_code))] // only Windows writes use it
 pub(crate) struct FireOnDrop(pub(crate) Arc<Signal>);
 
 impl Drop for FireOnDrop {

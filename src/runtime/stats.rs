@@ -58,6 +58,15 @@ pub struct Statistics {
     /// (`NtAssociateWaitCompletionPacket`), `"thread-pool"` (the system's
     /// `RegisterWaitForSingleObject` fallback) or `""` (epoll).
     pub object_wait_mechanism: &'static str,
+    /// How `fs::File` reads, writes and syncs: `"io_uring"` (Linux, when
+    /// the runtime's probe found a usable ring and `ONEPORT_DRIVER` does
+    /// not say `epoll`), `"pool"` (Linux, the blocking pool) or
+    /// `"windows"` (overlapped I/O on the completion port).
+    pub file_backend: &'static str,
+    /// io_uring file operations whose future was dropped and whose
+    /// completion has not arrived yet; the driver owns their memory
+    /// (Linux; 0 elsewhere).
+    pub ring_orphaned: usize,
 }
 
 impl Statistics {
@@ -84,6 +93,8 @@ impl Statistics {
             object_waits: d.object_waits,
             object_wait_packets_discarded: d.object_wait_packets_discarded,
             object_wait_mechanism: d.object_wait_mechanism,
+            file_backend: d.file_backend,
+            ring_orphaned: d.ring_orphaned,
             tasks_alive,
             tasks_runnable,
             timers,

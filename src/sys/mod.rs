@@ -5,18 +5,19 @@
 //! written once; what they need from the platform is here, one module per
 //! platform with the same items:
 //!
-//! - `fs`: `add_open_flags`, `prepare`, `read_at`, `write_at`, `set_sparse`
-//!   — on Windows overlapped I/O on the runtime's port
-//!   (`lowlevel::read_overlapped`), on Linux positional I/O on the blocking
-//!   pool;
+//! - `fs`: `add_open_flags`, `prepare`, `read_at`, `write_at`, `sync`,
+//!   `set_sparse` — on Windows overlapped I/O on the runtime's port
+//!   (`lowlevel::read_overlapped`), on Linux io_uring operations on the
+//!   runtime's ring, or positional I/O on the blocking pool without one;
 //! - `process`: `ExitSignal` (a pidfd readiness wait on Linux,
 //!   `lowlevel::wait_for_object` on Windows), `PipeReader` and `PipeWriter`
 //!   (nonblocking pipes on epoll; overlapped pipes on the port);
 //! - [`AsRawSock`] and [`connect_in_progress`].
 //!
-//! These adapters are built only on `lowlevel` and the run loop's blocking
-//! pool: they never reach into a driver. That keeps `driver/` to the I/O
-//! managers alone, so a new backend (io_uring) changes nothing here.
+//! These adapters are built on `lowlevel` and the run loop's blocking
+//! pool; the one exception is the Linux file adapter, which submits owned
+//! operations to the driver's io_uring ring (`unix/fs/ring.rs`): files are
+//! that ring's only user, and the fence rule that orders them is theirs.
 
 #[cfg(unix)]
 mod unix;

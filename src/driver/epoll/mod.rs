@@ -26,6 +26,12 @@
 //!
 //! An eventfd, registered level-triggered, is the wakeup channel for other
 //! threads.
+//!
+//! Regular files have no readiness, so on Linux the driver may also own an
+//! io_uring ring for them ([`super::uring`]): its eventfd sits in the same
+//! epoll set, queued ring requests are handed to the kernel just before
+//! the wait, and completions are reaped with the epoll events, so one turn
+//! of the run loop sees both. Without a ring files use the blocking pool.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -35,6 +41,11 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
+#[cfg(target_os = "linux")]
+use std::rc::Rc;
+
+#[cfg(target_os = "linux")]
+use super::uring::Ring;
 use super::waiters::{Busy, Dense, Interests};
 use super::{DriverStats, ForceWakeup, Interest, WaitToken};
 use crate::error::{closed_resource, socket_busy};
@@ -49,6 +60,9 @@ type Waiters = super::waiters::Waiters<Dense<RawFd, u32>>;
 const MAX_EVENTS: usize = 1000;
 /// The `epoll_event.u64` of the wakeup eventfd (never a valid fd).
 const WAKEUP_DATA: u64 = u64::MAX;
+/// The `epoll_event.u64` of the file ring's eventfd (never a valid fd).
+#[cfg(target_os = "linux")]
+const RING_DATA: u64 = u64::MAX - 1;
 
 const READ_FLAGS: u32 =
     (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
@@ -62,6 +76,9 @@ pub(crate) struct Driver {
     /// Reused from one `process_events` to the next (no allocation per turn).
     wake_buf: RefCell<Vec<Waker>>,
     wakeups_received: Cell<u64>,
+    /// The file ring, when io_uring is in use for files.
+    #[cfg(target_os = "linux")]
+    ring: Option<Rc<Ring>>,
 }
 
 /// Wakes a blocked `epoll_wait` from any thread by writing the eventfd.
@@ -119,7 +136,22 @@ impl super::Driver for Driver {
                 &mut ev,
             )
         })?;
+        #[cfg(target_os = "linux")]
+        let ring = super::uring::choose()?;
+        #[cfg(target_os = "linux")]
+        if let Some(r) = &ring {
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: RING_DATA,
+            };
+            // SAFETY: both fds are open; `ev` is a valid epoll_event.
+            cvt(unsafe {
+                libc::epoll_ctl(epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, r.eventfd(), &mut ev)
+            })?;
+        }
         Ok(Driver {
+            #[cfg(target_os = "linux")]
+            ring,
             epfd,
             waker: DriverWaker(Arc::new(WakeupFd {
                 fd: evfd,
@@ -139,7 +171,16 @@ impl super::Driver for Driver {
     /// Blocks in `epoll_wait` for at most `timeout`, rounded *up* to whole
     /// milliseconds so a positive timeout never turns into a busy loop.
     fn get_events(&self, timeout: Option<Duration>) -> usize {
-        let ms = super::timeout_ms(timeout).map_or(-1, |ms| ms.min(i32::MAX as u128) as i32);
+        let mut ms = super::timeout_ms(timeout).map_or(-1, |ms| ms.min(i32::MAX as u128) as i32);
+        // Queued file operations go to the kernel now, in one batch; if
+        // completions are already posted, the wait must not block.
+        #[cfg(target_os = "linux")]
+        let ring_ready = self.ring.as_ref().is_some_and(|r| r.flush(ms != 0));
+        #[cfg(not(target_os = "linux"))]
+        let ring_ready = false;
+        if ring_ready {
+            ms = 0;
+        }
         let mut events = self.events.borrow_mut();
         events.clear();
         // SAFETY: the buffer has room for MAX_EVENTS entries; the kernel
@@ -161,16 +202,23 @@ impl super::Driver for Driver {
         }
         // SAFETY: the kernel initialised the first n entries.
         unsafe { events.set_len(n as usize) };
-        n as usize
+        n as usize + ring_ready as usize
     }
 
     fn process_events(&self, n: usize) {
         let events = self.events.borrow();
         let mut wake = std::mem::take(&mut *self.wake_buf.borrow_mut());
-        for ev in &events[..n] {
+        for ev in events.iter().take(n) {
             let (flags, data) = (ev.events, ev.u64);
             if data == WAKEUP_DATA {
                 self.drain_wakeup();
+                continue;
+            }
+            #[cfg(target_os = "linux")]
+            if data == RING_DATA {
+                if let Some(r) = &self.ring {
+                    r.on_eventfd();
+                }
                 continue;
             }
             let fd = data as RawFd;
@@ -190,18 +238,28 @@ impl super::Driver for Driver {
             }
         }
         drop(events);
+        // Completed file operations: their tasks are woken with the rest;
+        // what dropped operations kept is freed outside every borrow.
+        #[cfg(target_os = "linux")]
+        let mut freed = Vec::new();
+        #[cfg(target_os = "linux")]
+        if let Some(r) = &self.ring {
+            r.reap(&mut wake, &mut freed);
+        }
         // Panic-safe: a user's waker that panics must not strand the
         // waiters after it, whose results are already recorded. (The
         // buffer is kept for the next turn only when no waker panicked.)
         super::wake_all_or_resume(wake.drain(..));
         *self.wake_buf.borrow_mut() = wake;
+        #[cfg(target_os = "linux")]
+        drop(freed);
     }
 
     fn register_wait(&self, fd: RawFd, dir: Interest, waker: &Waker) -> io::Result<WaitToken> {
         if fd < 0 {
             return Err(io::Error::from_raw_os_error(libc::EBADF));
         }
-        if fd == self.epfd.as_raw_fd() || fd == self.waker.0.fd.as_raw_fd() {
+        if fd == self.epfd.as_raw_fd() || fd == self.waker.0.fd.as_raw_fd() || self.is_ring_fd(fd) {
             // Waiting on these would hang the runtime (or confuse its
             // wakeup channel): they belong to the driver itself.
             return Err(io::Error::new(
@@ -256,12 +314,55 @@ impl super::Driver for Driver {
             tasks_waiting_write: st.writers(),
             epoll_registered: st.backends().filter(|&&armed| armed != 0).count(),
             wakeups_received: self.wakeups_received.get(),
+            file_backend: if self.file_ring().is_some() {
+                "io_uring"
+            } else {
+                "pool"
+            },
+            #[cfg(target_os = "linux")]
+            ring_orphaned: self.ring.as_ref().map_or(0, |r| r.orphaned()),
             ..DriverStats::default()
         }
     }
 }
 
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The runtime's tasks are gone, and with them every live ring
+        // operation: cancel what the kernel still holds and wait (bounded)
+        // for it before the ring's memory can go.
+        #[cfg(target_os = "linux")]
+        if let Some(r) = &self.ring {
+            r.shutdown();
+        }
+    }
+}
+
 impl Driver {
+    /// The io_uring ring files use, if any (Linux, when the probe found it
+    /// and `ONEPORT_DRIVER` allows it).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn file_ring(&self) -> Option<&Rc<Ring>> {
+        self.ring.as_ref()
+    }
+
+    /// No ring off Linux: files use the blocking pool.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn file_ring(&self) -> Option<&()> {
+        None
+    }
+
+    /// Whether `fd` is the file ring's eventfd (refused as a wait target).
+    fn is_ring_fd(&self, fd: RawFd) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.ring.as_ref().is_some_and(|r| r.eventfd() == fd);
+        #[cfg(not(target_os = "linux"))]
+        return {
+            let _ = fd;
+            false
+        };
+    }
+
     /// `register_wait` for an fd that is not the driver's own; wakers of
     /// waiters failed on the way go to `wake`.
     fn register(

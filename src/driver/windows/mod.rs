@@ -116,6 +116,7 @@ impl super::Driver for Driver {
     fn statistics(&self) -> DriverStats {
         let mut s = DriverStats {
             backend: "windows",
+            file_backend: "windows",
             completion_key_monitors: self.monitors.count(),
             completion_key_packets_discarded: self.monitors.discarded(),
             wakeups_received: self.port.wakeups_received(),

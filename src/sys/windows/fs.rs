@@ -164,6 +164,24 @@ impl<F: Future + 'static> Drop for OrderedWrite<F> {
     }
 }
 
+/// `FlushFileBuffers` on the blocking pool (`data_only` makes no
+/// difference on Windows).
+pub(crate) async fn sync(
+    file: &Arc<std::fs::File>,
+    fence: &Arc<Fence>,
+    data_only: bool,
+) -> io::Result<()> {
+    let file = file.clone();
+    crate::runtime::spawn_blocking_fenced(fence, move || {
+        if data_only {
+            file.sync_data()
+        } else {
+            file.sync_all()
+        }
+    })
+    .await
+}
+
 /// `FSCTL_SET_SPARSE`, synchronously (this runs on the blocking pool).
 ///
 /// The handle is overlapped and registered, so the ioctl needs an

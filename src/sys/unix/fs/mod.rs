@@ -1,12 +1,22 @@
-//! Files on Linux: positional I/O on the blocking pool.
+//! Files on Linux: positional I/O on the runtime's io_uring ring, or on
+//! the blocking pool where there is none.
 //!
-//! The kernel writes into a buffer owned by the pool's job and the bytes are
-//! copied into the caller's buffer on the runtime thread: the caller's
-//! buffer type need not be `Send`, and a dropped future never leaves the
-//! pool writing into freed memory. Every call goes through the file's
-//! fence: dropped before a pool thread took it, it never runs; dropped while
-//! running, it holds the file's later calls until it is over (a `pwrite`
-//! cannot be stopped, and must not land over a later one).
+//! **Ring** (`Statistics::file_backend == "io_uring"`): the kernel reads and
+//! writes the caller's own buffer; the operation's future owns it (with the
+//! file, so the fd cannot be reused under the kernel) and, if dropped in
+//! flight, hands both to the ring's record until the completion arrives
+//! (`driver::uring`). The file's fence gets a signal fired by that
+//! completion, so the file's next call waits for it: a cancelled write
+//! either never landed or landed before that call. An operation dropped
+//! before the run loop handed it to the kernel never runs.
+//!
+//! **Pool**: the kernel writes into a buffer owned by the pool's job and
+//! the bytes are copied into the caller's buffer on the runtime thread: the
+//! caller's buffer type need not be `Send`, and a dropped future never
+//! leaves the pool writing into freed memory. Every call goes through the
+//! file's fence: dropped before a pool thread took it, it never runs;
+//! dropped while running, it holds the file's later calls until it is over
+//! (a `pwrite` cannot be stopped, and must not land over a later one).
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -15,6 +25,9 @@ use std::sync::Arc;
 use crate::buf::{self, IoBuf, IoBufMut};
 use crate::runtime::fence::Fence;
 use crate::runtime::spawn_blocking_fenced;
+
+#[cfg(target_os = "linux")]
+mod ring;
 
 pub(crate) fn add_open_flags(o: &mut std::fs::OpenOptions) {
     use std::os::unix::fs::OpenOptionsExt;
@@ -66,6 +79,10 @@ pub(crate) async fn read_at<B: IoBufMut>(
     if want == 0 {
         return (Ok(0), buf);
     }
+    #[cfg(target_os = "linux")]
+    if let Some(r) = ring::current() {
+        return ring::read_at(r, file, fence, buf, pos).await;
+    }
     let file = file.clone();
     let got = spawn_blocking_fenced(fence, move || {
         let mut tmp = Vec::<u8>::with_capacity(want);
@@ -103,14 +120,19 @@ pub(crate) async fn write_at<B: IoBuf>(
         Ok(o) => o,
         Err(e) => return (Err(e), buf),
     };
-    // SAFETY: IoBuf promises `bytes_init` initialised bytes at `stable_ptr`.
-    let data = unsafe { std::slice::from_raw_parts(buf.stable_ptr(), buf.bytes_init()) }.to_vec();
-    if let Err(e) = crate::error::check_file_range(pos, data.len()) {
+    let len = buf.bytes_init();
+    if let Err(e) = crate::error::check_file_range(pos, len) {
         return (Err(e), buf);
     }
-    if data.is_empty() {
+    if len == 0 {
         return (Ok(0), buf);
     }
+    #[cfg(target_os = "linux")]
+    if let Some(r) = ring::current() {
+        return ring::write_at(r, file, fence, buf, pos).await;
+    }
+    // SAFETY: IoBuf promises `bytes_init` initialised bytes at `stable_ptr`.
+    let data = unsafe { std::slice::from_raw_parts(buf.stable_ptr(), len) }.to_vec();
     let file = file.clone();
     let r = spawn_blocking_fenced(fence, move || {
         // SAFETY: `data` holds `data.len()` readable bytes.
@@ -118,6 +140,27 @@ pub(crate) async fn write_at<B: IoBuf>(
     })
     .await;
     (r, buf)
+}
+
+/// `fsync` (`data_only`: `fdatasync`), on the ring when there is one.
+pub(crate) async fn sync(
+    file: &Arc<std::fs::File>,
+    fence: &Arc<Fence>,
+    data_only: bool,
+) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    if let Some(r) = ring::current() {
+        return ring::sync(r, file, fence, data_only).await;
+    }
+    let file = file.clone();
+    spawn_blocking_fenced(fence, move || {
+        if data_only {
+            file.sync_data()
+        } else {
+            file.sync_all()
+        }
+    })
+    .await
 }
 
 /// Linux file systems keep unwritten ranges as holes without being asked.
