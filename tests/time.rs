@@ -222,7 +222,8 @@ fn reset_moves_a_sleep_later_and_earlier() {
 fn a_reset_wakes_the_task_already_waiting_at_the_new_deadline() {
     within(60, || {
         oneport::run(async {
-            let shared: Rc<RefCell<Sleep>> = Rc::new(RefCell::new(sleep(Duration::from_secs(3600))));
+            let shared: Rc<RefCell<Sleep>> =
+                Rc::new(RefCell::new(sleep(Duration::from_secs(3600))));
             let s = shared.clone();
             let waiter = spawn(async move {
                 poll_fn(|cx| Pin::new(&mut *s.borrow_mut()).poll(cx)).await;
@@ -324,7 +325,9 @@ fn timeout_at_gives_up_at_its_deadline_and_lets_a_ready_future_win() {
             // A deadline in the past still polls the future once.
             let past = Instant::now() - 5 * MS;
             assert_eq!(timeout_at(past, async { 4 }).await, Ok(4));
-            assert!(timeout_at(past, std::future::pending::<()>()).await.is_err());
+            assert!(timeout_at(past, std::future::pending::<()>())
+                .await
+                .is_err());
             // In time.
             let r = timeout_at(Instant::now() + Duration::from_secs(30), sleep(MS)).await;
             assert_eq!(r, Ok(()));
@@ -423,7 +426,11 @@ fn delay_counts_the_next_period_from_the_late_tick() {
         oneport::run(async {
             let (mut i, start, before) = fall_behind(MissedTickBehavior::Delay).await;
             let t = i.tick().await;
-            assert!(t >= before + 10 * MS, "{:?} after the late tick", t - before);
+            assert!(
+                t >= before + 10 * MS,
+                "{:?} after the late tick",
+                t - before
+            );
             assert!(Instant::now() >= t);
             assert_ne!(t, start + 20 * MS, "a missed tick was delivered");
             // Then on the new schedule (or later still, if this thread

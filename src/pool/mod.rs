@@ -179,7 +179,7 @@ impl Pool {
     }
 
     /// Spawns a `Send` future on runtime `index` (`0..len()`); an index out
-    /// of range is an `InvalidInput` error.
+    /// of range is an `InvalidInput` error. As [`PoolHandle::spawn_on`].
     pub fn spawn_on<F>(&self, index: usize, fut: F) -> io::Result<RemoteJoinHandle<F::Output>>
     where
         F: Future + Send + 'static,
@@ -189,7 +189,8 @@ impl Pool {
     }
 
     /// Builds a task on runtime `index` with `make`, which runs on that
-    /// runtime's thread; the future it returns need not be `Send`.
+    /// runtime's thread; the future it returns need not be `Send`. As
+    /// [`PoolHandle::spawn_local_on`].
     pub fn spawn_local_on<M, F>(
         &self,
         index: usize,
