@@ -38,6 +38,9 @@
 //! `notify_closing`, or poll a sleep), waits for the blocking calls its
 //! tasks started, and closes every fd/handle it opened.
 //!
+//! Every core: [`pool::Pool`] starts one runtime per thread and hands out
+//! `Send` handles to spawn on them and to serve one port with all of them.
+//!
 //! Layers, from the top (each uses only the ones below it):
 //!
 //! - the user-facing types: [`net`] (TCP and UDP, built on readiness
