@@ -1,11 +1,10 @@
 //! One TCP port served by every runtime of a pool.
 //!
-//! On Linux each runtime gets its own listening socket on the same address
-//! (`SO_REUSEPORT`), and the kernel spreads incoming connections over them:
-//! no cross-thread hand-over at all. Elsewhere (Windows has no balancing
-//! `SO_REUSEPORT`) runtime 0 accepts and hands each connection, as a
-//! standard socket, to the next runtime round robin; a socket that has
-//! never been waited on is bound to no port, so moving it is safe.
+//! The platform decides how many listening sockets there are
+//! (`sys::net::pool_listeners`): on Linux one per runtime on the same
+//! address (`SO_REUSEPORT`), so the kernel spreads the connections and
+//! nothing crosses threads; on Windows one, on runtime 0, which hands each
+//! connection as a standard socket to the next runtime round robin.
 
 use std::future::Future;
 use std::io;
@@ -38,7 +37,7 @@ impl Pool {
     {
         let handler = Arc::new(handler);
         let pool = self.handle();
-        let (listeners, local) = listeners(addr, self.len())?;
+        let (listeners, local) = crate::sys::net::pool_listeners(addr, self.len())?;
         let spread = listeners.len() < self.len();
         for (index, listener) in listeners.into_iter().enumerate() {
             let handler = handler.clone();
@@ -53,35 +52,6 @@ impl Pool {
         }
         Ok(local)
     }
-}
-
-/// The listening sockets: one per runtime with `SO_REUSEPORT` on Linux,
-/// one in all elsewhere.
-fn listeners(
-    addr: SocketAddr,
-    runtimes: usize,
-) -> io::Result<(Vec<std::net::TcpListener>, SocketAddr)> {
-    let first = bind(addr)?;
-    let local = first.local_addr()?;
-    let mut all = vec![first];
-    if cfg!(target_os = "linux") {
-        for _ in 1..runtimes {
-            all.push(bind(local)?);
-        }
-    }
-    Ok((all, local))
-}
-
-fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    #[cfg(target_os = "linux")]
-    socket.set_reuse_port(true)?;
-    #[cfg(unix)]
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
 }
 
 /// Accepts for ever on `listener` (runtime `own`), running `handler` for

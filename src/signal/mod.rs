@@ -23,15 +23,10 @@
 //! handled the event only when some `ctrl_c` was waiting, so with nobody
 //! waiting Ctrl-C ends the process as usual.
 
-#[cfg(unix)]
-mod unix;
-#[cfg(windows)]
-mod windows;
-
-#[cfg(unix)]
-use unix as imp;
-#[cfg(windows)]
-use windows as imp;
+// The platform halves (a signal handler feeding eventfds on Linux, a
+// console control handler posting to ports on Windows) are adapters in
+// `sys/`, like every other platform difference above the drivers.
+use crate::sys::signal as imp;
 
 use std::io;
 

@@ -12,6 +12,10 @@
 //! - `process`: `ExitSignal` (a pidfd readiness wait on Linux,
 //!   `lowlevel::wait_for_object` on Windows), `PipeReader` and `PipeWriter`
 //!   (nonblocking pipes on epoll; overlapped pipes on the port);
+//! - `signal`: the Ctrl-C source (`signal-hook-registry` and eventfds on
+//!   Linux, a console control handler posting to ports on Windows);
+//! - `net`: how a pool spreads one port over its runtimes (`SO_REUSEPORT`
+//!   listeners on Linux, one listener and a hand-over on Windows);
 //! - [`AsRawSock`] and [`connect_in_progress`].
 //!
 //! These adapters are built on `lowlevel` and the run loop's blocking
@@ -22,12 +26,12 @@
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
-pub(crate) use unix::{fs, process};
+pub(crate) use unix::{fs, net, process, signal};
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub(crate) use windows::{fs, process, stream};
+pub(crate) use windows::{fs, net, process, signal, stream};
 
 use std::future::Future;
 use std::io;

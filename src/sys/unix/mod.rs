@@ -2,4 +2,6 @@
 //! nonblocking pipes on the readiness waits.
 
 pub(crate) mod fs;
+pub(crate) mod net;
 pub(crate) mod process;
+pub(crate) mod signal;

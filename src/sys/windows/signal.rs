@@ -79,13 +79,13 @@ fn post_to_waiters() -> bool {
 }
 
 /// One pending `ctrl_c`: its monitor and its entry in `WAITERS`.
-pub(super) struct Waiter {
+pub(crate) struct Waiter {
     monitor: CompletionKeyMonitor,
     slot: usize,
 }
 
 impl Waiter {
-    pub(super) fn new() -> io::Result<Waiter> {
+    pub(crate) fn new() -> io::Result<Waiter> {
         install()?;
         let monitor = monitor_completion_key();
         let slot = waiters().insert(Entry {
@@ -95,7 +95,7 @@ impl Waiter {
         Ok(Waiter { monitor, slot })
     }
 
-    pub(super) async fn wait(mut self) -> io::Result<()> {
+    pub(crate) async fn wait(mut self) -> io::Result<()> {
         self.monitor.next().await;
         Ok(())
     }

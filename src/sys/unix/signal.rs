@@ -54,13 +54,13 @@ fn on_sigint() {
 }
 
 /// One pending `ctrl_c`: its eventfd and its entry in `FDS`.
-pub(super) struct Waiter {
+pub(crate) struct Waiter {
     fd: OwnedFd,
     slot: usize,
 }
 
 impl Waiter {
-    pub(super) fn new() -> io::Result<Waiter> {
+    pub(crate) fn new() -> io::Result<Waiter> {
         install()?;
         // SAFETY: eventfd takes plain values and returns a new fd or -1.
         let raw = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
@@ -80,7 +80,7 @@ impl Waiter {
         Ok(Waiter { fd, slot })
     }
 
-    pub(super) async fn wait(self) -> io::Result<()> {
+    pub(crate) async fn wait(self) -> io::Result<()> {
         loop {
             wait_readable(self.fd.as_raw_fd()).await?;
             let mut n: u64 = 0;
