@@ -511,3 +511,81 @@ fn a_sleep_stored_in_a_struct_can_be_polled_and_reset_by_hand() {
         assert_eq!(n, 3);
     });
 }
+
+/// `Sleep` crosses threads: hyper's timer (and any `Send` future holding a
+/// sleep) needs `Send + Sync`.
+#[test]
+fn sleep_is_send_and_sync_and_a_registered_sleep_dropped_on_another_thread_is_forgotten() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    within(30, || {
+        oneport::run(async {
+            let mut s = sleep(Duration::from_secs(3600));
+            send_sync(&s);
+            // Register it with this runtime.
+            let first = poll_fn(|cx| Poll::Ready(Pin::new(&mut s).poll(cx))).await;
+            assert!(first.is_pending());
+            assert_eq!(statistics().timers, 1);
+            std::thread::spawn(move || drop(s)).join().unwrap();
+            // The loop forgets it at its next turn.
+            for _ in 0..100 {
+                if statistics().timers == 0 {
+                    break;
+                }
+                oneport::yield_now().await;
+            }
+            assert_eq!(statistics().timers, 0, "the dropped sleep stayed registered");
+        })
+    });
+}
+
+/// A sleep registered with one runtime and then polled on another thread's
+/// runtime completes there at its deadline, and the first runtime forgets it.
+#[test]
+fn a_sleep_moved_to_another_runtime_completes_there() {
+    within(30, || {
+        let rt = oneport::Runtime::new().unwrap();
+        let mut s = Box::pin(sleep(Duration::from_millis(50)));
+        rt.block_on(async {
+            let first = poll_fn(|cx| Poll::Ready(s.as_mut().poll(cx))).await;
+            assert!(first.is_pending());
+            assert_eq!(statistics().timers, 1);
+        });
+        let t0 = Instant::now();
+        let s = std::thread::spawn(move || {
+            oneport::run(async move {
+                (&mut s).await;
+                assert!(s.is_elapsed());
+                assert_eq!(statistics().timers, 0);
+            })
+        });
+        s.join().unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(20));
+        rt.block_on(async {
+            oneport::yield_now().await;
+            assert_eq!(statistics().timers, 0, "the first runtime kept the moved sleep");
+        });
+    });
+}
+
+/// Reset on another thread while registered: the move reaches the runtime
+/// at the next poll, and the sleep completes at the new deadline.
+#[test]
+fn a_sleep_reset_away_from_its_runtime_takes_the_new_deadline() {
+    within(30, || {
+        oneport::run(async {
+            let mut s = Box::pin(sleep(Duration::from_secs(3600)));
+            let first = poll_fn(|cx| Poll::Ready(s.as_mut().poll(cx))).await;
+            assert!(first.is_pending());
+            let soon = Instant::now() + Duration::from_millis(20);
+            let s = std::thread::spawn(move || {
+                s.as_mut().reset(soon);
+                s
+            })
+            .join()
+            .unwrap();
+            s.await;
+            assert!(Instant::now() >= soon);
+            assert_eq!(statistics().timers, 0);
+        })
+    });
+}

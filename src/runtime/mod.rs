@@ -50,7 +50,7 @@ pub use task::{
 };
 pub(crate) use timers::TimerKey;
 
-use queue::Shared;
+pub(crate) use queue::Shared;
 use timers::Timers;
 
 /// A oneport runtime: one I/O driver (a completion port on Windows, an epoll
@@ -138,6 +138,7 @@ impl Runtime {
         inner.now.set(Instant::now());
         let mut batch = VecDeque::new();
         let mut expired = Vec::new();
+        let mut dropped = Vec::new();
         loop {
             if inner.shared.take_main_woken() {
                 if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
@@ -149,6 +150,11 @@ impl Runtime {
                 task::run_or_drop(runnable);
             }
 
+            inner.shared.take_dropped_timers(&mut dropped);
+            if !dropped.is_empty() {
+                let mut timers = inner.timers.borrow_mut();
+                dropped.drain(..).for_each(|key| timers.remove(key));
+            }
             let now = Instant::now();
             inner.now.set(now);
             inner.timers.borrow_mut().take_expired(now, &mut expired);
@@ -300,6 +306,12 @@ impl Inner {
     /// A cloneable, thread-safe way to wake the driver.
     pub(crate) fn driver_waker(&self) -> driver::CurrentWaker {
         self.driver.waker()
+    }
+
+    /// The run queue and cross-thread state every handle to this runtime
+    /// shares; a sleep names its runtime by it.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// The instant the loop last fired timers at (at most one turn old):

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, ThreadId};
 
 use super::task::TaskMeta;
+use super::TimerKey;
 
 type Runnable = async_task::Runnable<TaskMeta>;
 
@@ -32,6 +33,12 @@ pub(crate) struct Shared {
     closed: AtomicBool,
     owner: ThreadId,
     waker: CurrentWaker,
+    /// Deadlines whose sleeps were dropped (or moved) where this runtime
+    /// could not be reached directly: on another thread, or on this one
+    /// outside `block_on`. The loop removes them at its next turn.
+    dropped_timers: Mutex<Vec<TimerKey>>,
+    /// `dropped_timers` is not empty: one load per turn instead of a lock.
+    has_dropped_timers: AtomicBool,
 }
 
 impl Shared {
@@ -43,6 +50,8 @@ impl Shared {
             closed: AtomicBool::new(false),
             owner: current_thread_id(),
             waker,
+            dropped_timers: Mutex::new(Vec::new()),
+            has_dropped_timers: AtomicBool::new(false),
         })
     }
 
@@ -119,6 +128,30 @@ impl Shared {
 
     pub(crate) fn queued(&self) -> usize {
         self.lock().len()
+    }
+
+    /// Asks the loop to forget a deadline at its next turn (a sleep dropped
+    /// where its runtime cannot be reached directly). No wakeup is posted:
+    /// a forgotten deadline only costs memory until then, and if it fires
+    /// first its waker's task has already let go of it.
+    pub(crate) fn drop_timer_later(&self, key: TimerKey) {
+        self.dropped_timers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(key);
+        self.has_dropped_timers.store(true, Ordering::Release);
+    }
+
+    /// Takes the deadlines `drop_timer_later` collected, if any.
+    pub(crate) fn take_dropped_timers(&self, out: &mut Vec<TimerKey>) {
+        if self.has_dropped_timers.swap(false, Ordering::Acquire) {
+            out.append(
+                &mut self
+                    .dropped_timers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
+        }
     }
 
     pub(crate) fn close(&self) {

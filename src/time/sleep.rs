@@ -9,11 +9,12 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use crate::runtime::{self, Inner, TimerKey};
+use crate::runtime::{self, Inner, Shared, TimerKey};
 
 /// A future that completes at a deadline; made by [`sleep`](super::sleep)
 /// and [`sleep_until`](super::sleep_until).
@@ -24,6 +25,11 @@ use crate::runtime::{self, Inner, TimerKey};
 /// `&mut Sleep` can be awaited directly and `Pin::new(&mut s)` reaches
 /// [`reset`](Sleep::reset). Dropping it removes its deadline from the
 /// runtime at once.
+///
+/// `Sleep` is `Send + Sync`. It registers with the runtime that polls it;
+/// dropped on another thread (or outside its runtime's `block_on`), its
+/// deadline is forgotten at that runtime's next turn. A sleep registered
+/// with one runtime and then polled by another moves to the new one.
 ///
 /// # Panics
 /// Polling panics outside a oneport runtime.
@@ -38,9 +44,36 @@ enum State {
     Start,
     /// Polled once with its deadline already past; the next poll completes.
     Yielded,
-    /// Registered with the runtime that last polled it.
-    Registered(Weak<Inner>, TimerKey),
+    /// Registered with the runtime that last polled it, named by its
+    /// shared state (the `Weak` keeps that allocation, so no later runtime
+    /// can be mistaken for it). `moved` is set when the deadline was reset
+    /// away from that runtime: the entry still holds the old deadline and
+    /// the next poll there moves it.
+    Registered {
+        rt: Weak<Shared>,
+        key: TimerKey,
+        moved: bool,
+    },
     Done,
+}
+
+/// The runtime `rt` names, if it is the one running on this thread now:
+/// only then may its timer structure be touched.
+fn owner_here(rt: &Weak<Shared>) -> Option<Rc<Inner>> {
+    runtime::try_current().filter(|live| std::ptr::eq(rt.as_ptr(), Arc::as_ptr(live.shared())))
+}
+
+/// Forgets `key` in the runtime `rt` names: at once on its own thread,
+/// else at its next turn.
+fn forget(rt: &Weak<Shared>, key: TimerKey) {
+    match owner_here(rt) {
+        Some(live) => live.remove_timer(key),
+        None => {
+            if let Some(shared) = rt.upgrade() {
+                shared.drop_timer_later(key);
+            }
+        }
+    }
 }
 
 impl Sleep {
@@ -67,6 +100,11 @@ impl Sleep {
     /// registered sleep keeps its place with the runtime (the waker it
     /// last gave is woken at the new deadline), so a task waiting on it
     /// need not poll it again for the move to take effect.
+    ///
+    /// Reset on a thread other than its runtime's (or outside that
+    /// runtime's `block_on`), the move reaches the runtime at the sleep's
+    /// next poll; until then the task is woken at the old deadline if that
+    /// comes first.
     pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
         self.get_mut().reset_deadline(deadline);
     }
@@ -76,11 +114,20 @@ impl Sleep {
     pub(super) fn reset_deadline(&mut self, deadline: Instant) {
         self.deadline = deadline;
         self.state = match std::mem::replace(&mut self.state, State::Start) {
-            State::Registered(rt, key) => match rt.upgrade() {
+            State::Registered { rt, key, .. } => match owner_here(&rt) {
                 Some(live) => match live.reset_timer(key, deadline) {
-                    Some(key) => State::Registered(rt, key),
+                    Some(key) => State::Registered {
+                        rt,
+                        key,
+                        moved: false,
+                    },
                     // Already fired: its waker was woken, a poll follows.
                     None => State::Start,
+                },
+                None if rt.strong_count() > 0 => State::Registered {
+                    rt,
+                    key,
+                    moved: true,
                 },
                 None => State::Start,
             },
@@ -91,11 +138,18 @@ impl Sleep {
     /// Removes the deadline from its runtime, if registered, and marks the
     /// sleep completed.
     pub(super) fn cancel(&mut self) {
-        if let State::Registered(rt, key) = std::mem::replace(&mut self.state, State::Done) {
-            if let Some(rt) = rt.upgrade() {
-                rt.remove_timer(key);
-            }
+        if let State::Registered { rt, key, .. } = std::mem::replace(&mut self.state, State::Done) {
+            forget(&rt, key);
         }
+    }
+
+    fn register(&mut self, rt: &Rc<Inner>, waker: &std::task::Waker) {
+        let key = rt.add_timer(self.deadline, waker);
+        self.state = State::Registered {
+            rt: Arc::downgrade(rt.shared()),
+            key,
+            moved: false,
+        };
     }
 }
 
@@ -115,8 +169,7 @@ impl Future for Sleep {
                     cx.waker().wake_by_ref();
                 } else {
                     let rt = runtime::current("oneport::time::sleep");
-                    let key = rt.add_timer(deadline, cx.waker());
-                    this.state = State::Registered(Rc::downgrade(&rt), key);
+                    this.register(&rt, cx.waker());
                 }
                 Poll::Pending
             }
@@ -124,8 +177,12 @@ impl Future for Sleep {
                 this.state = State::Done;
                 Poll::Ready(())
             }
-            State::Registered(registered, key) => {
-                let key = *key;
+            State::Registered {
+                rt: registered,
+                key,
+                moved,
+            } => {
+                let (key, moved) = (*key, *moved);
                 let Some(rt) = runtime::try_current() else {
                     if Instant::now() >= deadline {
                         this.cancel();
@@ -137,31 +194,31 @@ impl Future for Sleep {
                          thread runs none; poll it inside Runtime::block_on"
                     )
                 };
-                let same = std::ptr::eq(registered.as_ptr(), Rc::as_ptr(&rt));
+                let same = std::ptr::eq(registered.as_ptr(), Arc::as_ptr(rt.shared()));
                 let now = if same {
-                    if rt.refresh_timer(key, cx.waker()) {
+                    if moved {
+                        // Reset while away: move the entry now.
+                        rt.remove_timer(key);
+                        Instant::now()
+                    } else if rt.refresh_timer(key, cx.waker()) {
                         return Poll::Pending;
+                    } else {
+                        // Gone: fired, which the loop's clock confirms (a
+                        // stale entry that matched after the timer sequence
+                        // wrapped could fire it early; that does not pass
+                        // this and registers again).
+                        rt.timer_now()
                     }
-                    // Gone: fired, which the loop's clock confirms (a
-                    // stale entry that matched after the timer sequence
-                    // wrapped could fire it early; that does not pass
-                    // this and registers again). `same` cannot be fooled
-                    // by a new runtime at a dropped one's address: our
-                    // `Weak` keeps that allocation.
-                    rt.timer_now()
                 } else {
-                    // Moved: forget the old runtime's timer, if it lives.
-                    if let Some(old) = registered.upgrade() {
-                        old.remove_timer(key);
-                    }
+                    // Moved to another runtime: forget the old one's entry.
+                    forget(registered, key);
                     Instant::now()
                 };
                 if now >= deadline {
                     this.state = State::Done;
                     return Poll::Ready(());
                 }
-                let key = rt.add_timer(deadline, cx.waker());
-                this.state = State::Registered(Rc::downgrade(&rt), key);
+                this.register(&rt, cx.waker());
                 Poll::Pending
             }
         }
@@ -178,7 +235,10 @@ impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sleep")
             .field("deadline", &self.deadline)
-            .field("registered", &matches!(self.state, State::Registered(..)))
+            .field(
+                "registered",
+                &matches!(self.state, State::Registered { .. }),
+            )
             .finish()
     }
 }
