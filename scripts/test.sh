@@ -41,7 +41,7 @@ check() { # NAME CMD...
 }
 
 # The Windows echo server that tests/echo_wine.rs drives from the native side.
-cargo build --quiet --example echo --target "$win" || status=1
+cargo build --quiet --example echo --example http_server --target "$win" || status=1
 suite native cargo test --workspace --no-fail-fast
 # The same tests with Linux files forced onto the blocking pool (the
 # fallback where io_uring is unavailable), so both backends stay green.

@@ -38,6 +38,9 @@
 //! `notify_closing`, or poll a sleep), waits for the blocking calls its
 //! tasks started, and closes every fd/handle it opened.
 //!
+//! HTTP: with the `hyper` feature (on by default), `oneport::hyper` has
+//! the executor, timer and I/O glue hyper 1.x needs.
+//!
 //! Every core: [`pool::Pool`] starts one runtime per thread and hands out
 //! `Send` handles to spawn on them and to serve one port with all of them.
 //!
@@ -105,6 +108,8 @@ mod sys;
 
 pub mod buf;
 pub mod fs;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod lowlevel;
 pub mod net;
 pub mod pool;

@@ -533,7 +533,11 @@ fn sleep_is_send_and_sync_and_a_registered_sleep_dropped_on_another_thread_is_fo
                 }
                 oneport::yield_now().await;
             }
-            assert_eq!(statistics().timers, 0, "the dropped sleep stayed registered");
+            assert_eq!(
+                statistics().timers,
+                0,
+                "the dropped sleep stayed registered"
+            );
         })
     });
 }
@@ -562,7 +566,11 @@ fn a_sleep_moved_to_another_runtime_completes_there() {
         assert!(t0.elapsed() < Duration::from_secs(20));
         rt.block_on(async {
             oneport::yield_now().await;
-            assert_eq!(statistics().timers, 0, "the first runtime kept the moved sleep");
+            assert_eq!(
+                statistics().timers,
+                0,
+                "the first runtime kept the moved sleep"
+            );
         });
     });
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub mod log_capture;
 pub mod stress;
+pub mod wine_example;
 
 /// Runs `f` on its own thread and fails the test if it has not finished
 /// within `secs` (a generous bound that only catches hangs). A panic in `f`
