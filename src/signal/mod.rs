@@ -16,6 +16,9 @@
 //!   posts a completion packet to the port of every runtime with a waiting
 //!   [`ctrl_c`], under that waiter's own completion key.
 //!
+//! On Unix, [`unix::signal`] gives a stream of any catchable signal
+//! (`SIGTERM`, `SIGHUP`, `SIGUSR1`...) on the same machinery.
+//!
 //! What catching changes, per platform: on Linux, once a `ctrl_c` has been
 //! polled, `SIGINT` no longer ends the process, even when nobody waits any
 //! more (the handler stays installed for the life of the process; the
@@ -63,3 +66,6 @@ pub async fn ctrl_c() -> io::Result<()> {
     let waiter = imp::Waiter::new()?;
     waiter.wait().await
 }
+
+#[cfg(unix)]
+pub mod unix;

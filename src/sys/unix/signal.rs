@@ -1,48 +1,69 @@
-//! Linux: `SIGINT` through `signal-hook-registry`, one eventfd per waiter.
+//! Unix: signals through `signal-hook-registry`, one eventfd per waiter.
 //!
 //! A signal handler may only make async-signal-safe calls and may not
-//! lock, so the set of waiters it sees is a fixed table of atomics holding
-//! eventfds; the handler writes 1 to each. A waiter that leaves clears its
-//! entry and then waits for every handler that is running to finish
-//! (`IN_HANDLER`) before closing its eventfd, so a handler never writes to
-//! a descriptor number that was closed and perhaps reused.
+//! lock, so the set of waiters it sees is a fixed table of atomics: each
+//! entry holds the signal it waits for and an eventfd, and the handler
+//! for signal `n` writes 1 to the eventfd of every entry waiting for `n`.
+//! A waiter that leaves clears its eventfd and then waits for every
+//! handler that is running to finish (`IN_HANDLER`) before closing it, so
+//! a handler never writes to a descriptor number that was closed and
+//! perhaps reused. The signal number is set before the eventfd and cleared
+//! after it, so a handler that sees an eventfd also sees whose it is.
+//!
+//! One handler is installed per signal number, the first time anything
+//! waits for it, and stays for the life of the process (the registry
+//! chains it with handlers other libraries installed).
 
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering::SeqCst};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use crate::lowlevel::wait_readable;
 
-/// Waits that can be pending at once in the process.
-const SLOTS: usize = 256;
+/// Waits that can be pending at once in the process (over all signals).
+pub(crate) const SLOTS: usize = 256;
 
-/// The eventfd of each pending wait, `-1` for a free entry.
-static FDS: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
+/// One table entry: `signum` 0 and `fd` -1 when free.
+struct Slot {
+    signum: AtomicI32,
+    fd: AtomicI32,
+}
+
+static TABLE: [Slot; SLOTS] = [const {
+    Slot {
+        signum: AtomicI32::new(0),
+        fd: AtomicI32::new(-1),
+    }
+}; SLOTS];
 /// Handlers running now, on any thread.
 static IN_HANDLER: AtomicUsize = AtomicUsize::new(0);
 
-/// Installs the handler once; later calls get the first call's outcome.
-fn install() -> io::Result<()> {
-    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    INSTALLED
-        .get_or_init(|| {
-            // SAFETY: `on_sigint` is async-signal-safe: it touches only
+/// Installs the handler for `signum` once; later calls get the first
+/// call's outcome.
+fn install(signum: i32) -> io::Result<()> {
+    static INSTALLED: Mutex<Option<HashMap<i32, Result<(), String>>>> = Mutex::new(None);
+    let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
+    let outcome = installed
+        .get_or_insert_with(HashMap::new)
+        .entry(signum)
+        .or_insert_with(|| {
+            // SAFETY: the action is async-signal-safe: it touches only
             // atomics and calls write(2) on eventfds.
-            unsafe { signal_hook_registry::register(libc::SIGINT, on_sigint) }
+            unsafe { signal_hook_registry::register(signum, move || on_signal(signum)) }
                 .map(drop)
-                .map_err(|e| format!("installing the SIGINT handler: {e}"))
-        })
-        .clone()
-        .map_err(io::Error::other)
+                .map_err(|e| format!("installing a handler for signal {signum}: {e}"))
+        });
+    outcome.clone().map_err(io::Error::other)
 }
 
-/// The signal handler: wakes every pending wait.
-fn on_sigint() {
+/// The signal handler: wakes every pending wait for `signum`.
+fn on_signal(signum: i32) {
     IN_HANDLER.fetch_add(1, SeqCst);
-    for slot in &FDS {
-        let fd = slot.load(SeqCst);
-        if fd >= 0 {
+    for slot in &TABLE {
+        let fd = slot.fd.load(SeqCst);
+        if fd >= 0 && slot.signum.load(SeqCst) == signum {
             let one: u64 = 1;
             // SAFETY: write(2) is async-signal-safe; `fd` is an eventfd
             // that stays open while `IN_HANDLER` is above 0 (see
@@ -53,15 +74,54 @@ fn on_sigint() {
     IN_HANDLER.fetch_sub(1, SeqCst);
 }
 
-/// One pending `ctrl_c`: its eventfd and its entry in `FDS`.
+/// One pending wait for a signal: its eventfd and its table entry. Every
+/// signal that arrives while it exists is counted; [`Waiter::wait`]
+/// returns once for any number that arrived since the last return.
 pub(crate) struct Waiter {
     fd: OwnedFd,
     slot: usize,
 }
 
 impl Waiter {
+    /// A wait for Ctrl-C (`SIGINT`).
     pub(crate) fn new() -> io::Result<Waiter> {
-        install()?;
+        Waiter::for_signal(libc::SIGINT)
+    }
+
+    /// A wait for `signum`, counting from now. Fails for signals that
+    /// cannot be caught (`SIGKILL`, `SIGSTOP`) or must not be
+    /// (`SIGSEGV`, `SIGBUS`, `SIGILL`, `SIGFPE`), and when the table is full.
+    pub(crate) fn for_signal(signum: i32) -> io::Result<Waiter> {
+        if signum <= 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{signum} is not a signal number"),
+            ));
+        }
+        let forbidden = [
+            (libc::SIGKILL, "SIGKILL cannot be caught"),
+            (libc::SIGSTOP, "SIGSTOP cannot be caught"),
+            (
+                libc::SIGSEGV,
+                "SIGSEGV must not be caught: the program is broken when it arrives",
+            ),
+            (
+                libc::SIGBUS,
+                "SIGBUS must not be caught: the program is broken when it arrives",
+            ),
+            (
+                libc::SIGILL,
+                "SIGILL must not be caught: the program is broken when it arrives",
+            ),
+            (
+                libc::SIGFPE,
+                "SIGFPE must not be caught: the program is broken when it arrives",
+            ),
+        ];
+        if let Some((_, why)) = forbidden.iter().find(|(n, _)| *n == signum) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, *why));
+        }
+        install(signum)?;
         // SAFETY: eventfd takes plain values and returns a new fd or -1.
         let raw = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if raw < 0 {
@@ -69,18 +129,21 @@ impl Waiter {
         }
         // SAFETY: the kernel just gave us this fd; nobody else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let slot = FDS
+        let slot = TABLE
             .iter()
-            .position(|s| s.compare_exchange(-1, raw, SeqCst, SeqCst).is_ok())
+            .position(|s| s.signum.compare_exchange(0, signum, SeqCst, SeqCst).is_ok())
             .ok_or_else(|| {
                 io::Error::other(format!(
-                    "more than {SLOTS} oneport::signal::ctrl_c waits pending at once"
+                    "more than {SLOTS} oneport signal waits pending at once"
                 ))
             })?;
+        TABLE[slot].fd.store(raw, SeqCst);
         Ok(Waiter { fd, slot })
     }
 
-    pub(crate) async fn wait(self) -> io::Result<()> {
+    /// Waits until at least one signal arrived since the last return (or
+    /// since the waiter was made).
+    pub(crate) async fn wait(&self) -> io::Result<()> {
         loop {
             wait_readable(self.fd.as_raw_fd()).await?;
             let mut n: u64 = 0;
@@ -100,7 +163,8 @@ impl Waiter {
 
 impl Drop for Waiter {
     fn drop(&mut self) {
-        FDS[self.slot].store(-1, SeqCst);
+        let slot = &TABLE[self.slot];
+        slot.fd.store(-1, SeqCst);
         // A handler that read our fd before the store is counted here; one
         // that starts later cannot see it. A handler interrupting this very
         // thread finishes before we resume, so this never waits for itself.
@@ -108,5 +172,6 @@ impl Drop for Waiter {
             std::thread::yield_now();
         }
         crate::lowlevel::notify_closing_on_drop(self.fd.as_raw_fd());
+        slot.signum.store(0, SeqCst);
     }
 }
