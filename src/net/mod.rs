@@ -1,4 +1,4 @@
-//! TCP, UDP and (on Unix) Unix domain sockets for oneport tasks.
+//! TCP, UDP and Unix domain sockets for oneport tasks.
 //!
 //! Every type here is an ordinary nonblocking socket plus the readiness waits
 //! of [`lowlevel`](crate::lowlevel) — nothing else. Each operation first tries
@@ -14,8 +14,20 @@
 //! `try_write` skip the wait altogether, and `readable` / `writable` wait
 //! without doing I/O, for callers that drive the system calls themselves.
 //!
-//! Addresses are anything std's `ToSocketAddrs` takes; host names are
-//! resolved on the blocking pool so a slow resolver never stalls the loop.
+//! Unix domain sockets: [`UnixListener`], [`UnixStream`] and
+//! [`UnixDatagram`] on Unix. On Windows 10 version 1803 and later, which
+//! has `AF_UNIX` stream sockets, `UnixListener` and `UnixStream::connect`
+//! work the same way (AFD polls them like TCP sockets); Windows has no Unix
+//! datagrams and no `socketpair`, so `UnixDatagram`'s constructors and
+//! `UnixStream::pair` fail there with `io::ErrorKind::Unsupported`. Where
+//! Windows lacks `AF_UNIX` altogether (older versions, Wine) `bind` and
+//! `connect` fail with `Unsupported` too. Addresses are [`UnixSocketAddr`]:
+//! std's `SocketAddr` on Unix, a small type with the same `as_pathname`
+//! and `is_unnamed` on Windows.
+//!
+//! TCP and UDP addresses are anything std's `ToSocketAddrs` takes; host
+//! names are resolved on the blocking pool so a slow resolver never stalls
+//! the loop.
 //!
 //! Waits follow the `lowlevel` rules: a second task reading (or writing) the
 //! same socket while one already waits gets `io::ErrorKind::ResourceBusy`;
@@ -46,15 +58,13 @@ mod stream_io;
 mod tcp_listener;
 mod tcp_stream;
 mod udp;
-#[cfg(unix)]
 mod unix;
 
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use tcp_listener::TcpListener;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
-#[cfg(unix)]
-pub use unix::{UnixDatagram, UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixListener, UnixSocketAddr, UnixStream};
 
 /// Implements the platform's raw and borrowed socket accessors for a type
 /// whose `sock` field derefs to a standard socket: `AsRawFd`/`AsFd` on Unix,

@@ -16,6 +16,9 @@
 //!   Linux, a console control handler posting to ports on Windows);
 //! - `net`: how a pool spreads one port over its runtimes (`SO_REUSEPORT`
 //!   listeners on Linux, one listener and a hand-over on Windows);
+//! - `uds`: the sockets behind the Unix-domain types (std's on Unix;
+//!   Winsock `AF_UNIX` streams on Windows, which has no Unix datagrams and
+//!   no `socketpair`, so those constructors fail with `Unsupported` there);
 //! - [`AsRawSock`] and [`connect_in_progress`].
 //!
 //! These adapters are built on `lowlevel` and the run loop's blocking
@@ -26,12 +29,12 @@
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
-pub(crate) use unix::{fs, net, process, signal};
+pub(crate) use unix::{fs, net, process, signal, uds};
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub(crate) use windows::{fs, net, process, signal, stream};
+pub(crate) use windows::{fs, net, process, signal, stream, uds};
 
 use std::future::Future;
 use std::io;

@@ -2,14 +2,15 @@
 
 use std::io;
 use std::net::Shutdown;
-use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
-use socket2::{Domain, SockAddr, Socket, Type};
+use socket2::SockAddr;
 
 use super::super::readiness::AsRawSock;
 use super::super::stream_io::StreamIo;
+use super::UnixSocketAddr;
 use crate::lowlevel;
+use crate::sys::uds::{self, StreamSock};
 
 /// A connected Unix stream socket: `read`/`write` as `async fn`s, and
 /// [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`] for it and for
@@ -18,51 +19,74 @@ use crate::lowlevel;
 /// Like [`TcpStream`](crate::net::TcpStream): a second task reading (or
 /// writing) while one already waits gets `io::ErrorKind::ResourceBusy`;
 /// dropping the stream inside a runtime wakes its waiters with
-/// [`ClosedResource`](crate::ClosedResource). It is not `Send`; move
-/// [`into_std`](UnixStream::into_std) between threads instead.
+/// [`ClosedResource`](crate::ClosedResource). It is not `Send`; on Unix,
+/// move the socket from `into_std` to another thread and `from_std` it
+/// there instead.
 pub struct UnixStream {
-    sock: StreamIo<std::os::unix::net::UnixStream>,
+    sock: StreamIo<StreamSock>,
 }
 
 impl UnixStream {
     /// Connects to the socket bound at `path`.
     ///
-    /// A path with no socket is `io::ErrorKind::NotFound`; a socket nobody
-    /// listens on is `ConnectionRefused`. Linux refuses a nonblocking
-    /// connect to a listener whose backlog is full with `WouldBlock`
-    /// instead of queueing it; that error is returned as it is.
+    /// A path with no socket is `io::ErrorKind::NotFound` (Windows may
+    /// refuse it instead); a socket nobody listens on is
+    /// `ConnectionRefused`; a path too long for a socket
+    /// address is `InvalidInput`. Linux refuses a nonblocking connect to a
+    /// listener whose backlog is full with `WouldBlock` instead of queueing
+    /// it; that error is returned as it is. On Windows without `AF_UNIX`
+    /// (before Windows 10 version 1803, and under Wine) it is
+    /// `Unsupported`. Dropping the future abandons the attempt.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let addr = SockAddr::unix(path)?;
-        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        let socket = uds::stream_socket()?;
         socket.set_nonblocking(true)?;
-        let stream = UnixStream::from_nonblocking(socket.into());
+        let stream = UnixStream::from_nonblocking(uds::stream_from_socket(socket));
         match socket2::SockRef::from(&*stream.sock).connect(&addr) {
             Ok(()) => return Ok(stream),
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) if crate::sys::connect_in_progress(&e) => {}
             Err(e) => return Err(e),
         }
         // Not on Linux, where a Unix connect completes or fails at once;
-        // other kernels may finish it later, like TCP.
-        lowlevel::wait_writable(stream.sock.raw_sock()).await?;
-        match stream.sock.take_error()? {
-            Some(e) => Err(e),
-            None => Ok(stream),
+        // elsewhere (Windows) it may finish later, like TCP.
+        let raw = stream.sock.raw_sock();
+        loop {
+            lowlevel::wait_writable(raw).await?;
+            if let Some(e) = stream.sock.take_error()? {
+                return Err(e);
+            }
+            // Writable with no error means connected; a socket still
+            // connecting has no peer yet, so wait again.
+            match stream.sock.peer_addr() {
+                Ok(_) => return Ok(stream),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+                Err(e) => return Err(e),
+            }
         }
     }
 
     /// A pair of streams connected to each other (`socketpair`).
+    ///
+    /// Windows has no `socketpair`: there it is always
+    /// `io::ErrorKind::Unsupported` (bind a [`UnixListener`](super::UnixListener)
+    /// and connect to it instead).
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
-        let (a, b) = std::os::unix::net::UnixStream::pair()?;
-        Ok((UnixStream::from_std(a)?, UnixStream::from_std(b)?))
+        let (a, b) = uds::stream_pair()?;
+        Ok((UnixStream::from_sock(a)?, UnixStream::from_sock(b)?))
     }
 
     /// Wraps a connected standard stream, switching it to nonblocking mode.
+    #[cfg(unix)]
     pub fn from_std(s: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        UnixStream::from_sock(s)
+    }
+
+    pub(super) fn from_sock(s: StreamSock) -> io::Result<UnixStream> {
         s.set_nonblocking(true)?;
         Ok(UnixStream::from_nonblocking(s))
     }
 
-    pub(super) fn from_nonblocking(s: std::os::unix::net::UnixStream) -> UnixStream {
+    fn from_nonblocking(s: StreamSock) -> UnixStream {
         UnixStream {
             sock: StreamIo::new(s),
         }
@@ -70,6 +94,7 @@ impl UnixStream {
 
     /// Gives back the standard stream, still in nonblocking mode, without
     /// closing it.
+    #[cfg(unix)]
     pub fn into_std(self) -> std::os::unix::net::UnixStream {
         self.sock.into_inner()
     }
@@ -122,12 +147,12 @@ impl UnixStream {
     }
 
     /// The address this end is bound to (unnamed unless it was bound).
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+    pub fn local_addr(&self) -> io::Result<UnixSocketAddr> {
         self.sock.local_addr()
     }
 
     /// The address of the peer (the listener's path for a connected client).
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+    pub fn peer_addr(&self) -> io::Result<UnixSocketAddr> {
         self.sock.peer_addr()
     }
 

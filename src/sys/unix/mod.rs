@@ -5,3 +5,4 @@ pub(crate) mod fs;
 pub(crate) mod net;
 pub(crate) mod process;
 pub(crate) mod signal;
+pub(crate) mod uds;

@@ -6,3 +6,4 @@ pub(crate) mod net;
 pub(crate) mod process;
 pub(crate) mod signal;
 pub(crate) mod stream;
+pub(crate) mod uds;
