@@ -158,5 +158,4 @@ macro_rules! hyper_io_for {
 }
 
 hyper_io_for!(crate::net::TcpStream);
-#[cfg(unix)]
 hyper_io_for!(crate::net::UnixStream);
