@@ -1,0 +1,222 @@
+//! A line server that shuts down gracefully: on Ctrl-C (or `SIGTERM` on
+//! Unix) it stops accepting, lets every request in progress finish and
+//! be answered, closes idle connections, and exits once all are done or
+//! a grace period runs out (the rest are cut off and counted).
+//!
+//! ```sh
+//! cargo run --example graceful_shutdown -- 127.0.0.1:7100
+//! # another terminal: each line comes back as "echo: LINE"; a line
+//! # starting with "slow" takes two seconds to answer
+//! nc 127.0.0.1 7100
+//! ```
+//!
+//! Press Ctrl-C while a slow line is pending: its answer still arrives,
+//! then the server prints `shut down: N finished, M cut off` and exits.
+//! `tests/graceful_shutdown.rs` drives the same functions in-process on
+//! every platform, and the binary with real signals on Linux.
+
+use std::cell::Cell;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use futures_io::{AsyncRead, AsyncWrite};
+use oneport::net::{TcpListener, TcpStream};
+use oneport::JoinSet;
+
+/// How long a line starting with "slow" takes to answer.
+pub const SLOW_WORK: Duration = Duration::from_secs(2);
+/// How long requests in progress may take to finish after shutdown starts.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// What the server is doing, for its owner (and the tests) to watch.
+#[derive(Debug, Default)]
+pub struct State {
+    open: Cell<usize>,
+    busy: Cell<usize>,
+    stopping: Cell<bool>,
+}
+
+impl State {
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.get()
+    }
+
+    /// Requests being worked on now.
+    pub fn busy(&self) -> usize {
+        self.busy.get()
+    }
+}
+
+/// How the shutdown went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// Connections that ended on their own or after their last answer.
+    pub finished: usize,
+    /// Connections still working when the grace period ran out.
+    pub cut_off: usize,
+}
+
+/// Which of two futures finished first.
+enum First<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Polls both futures, `a` first, until one is ready.
+async fn first<A: Future, B: Future>(a: A, b: B) -> First<A::Output, B::Output> {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = a.as_mut().poll(cx) {
+            return Poll::Ready(First::Left(v));
+        }
+        b.as_mut().poll(cx).map(First::Right)
+    })
+    .await
+}
+
+/// Resolves once `state.stopping` is set (checked whenever the task wakes;
+/// the server wakes each connection when it sets it).
+async fn stopping(state: &State) {
+    poll_fn(|_| {
+        if state.stopping.get() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+async fn write_all(s: &mut TcpStream, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        let n = poll_fn(|cx| Pin::new(&mut *s).poll_write(cx, buf)).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+/// Serves one connection: answers each line; once the server is stopping,
+/// finishes the line in progress, then closes.
+async fn connection(mut stream: TcpStream, state: Rc<State>) -> io::Result<()> {
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line[..end]).into_owned();
+            state.busy.set(state.busy.get() + 1);
+            if line.starts_with("slow") {
+                oneport::time::sleep(SLOW_WORK).await;
+            }
+            let answered = write_all(&mut stream, format!("echo: {line}\n").as_bytes()).await;
+            state.busy.set(state.busy.get() - 1);
+            answered?;
+            if state.stopping.get() {
+                return Ok(());
+            }
+        }
+        let read = poll_fn(|cx| Pin::new(&mut stream).poll_read(cx, &mut buf));
+        match first(stopping(&state), read).await {
+            First::Left(()) => return Ok(()),
+            First::Right(Ok(0)) => return Ok(()),
+            First::Right(Ok(n)) => pending.extend_from_slice(&buf[..n]),
+            First::Right(Err(e)) => return Err(e),
+        }
+    }
+}
+
+/// Accepts connections on `listener` until `shutdown` completes, then
+/// drains them: no new connection is accepted (the listener is closed),
+/// idle connections are closed, requests in progress get their answers,
+/// and after `grace` whatever is still running is cut off.
+pub async fn serve_until(
+    listener: TcpListener,
+    state: Rc<State>,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) -> Report {
+    let mut connections: JoinSet<io::Result<()>> = JoinSet::new();
+    let mut finished = 0;
+    let mut shutdown = pin!(shutdown);
+    // The wakers of the connection tasks, to tell them the server stops.
+    loop {
+        let accept = first(shutdown.as_mut(), listener.accept());
+        let reap = poll_fn(|cx| match connections.poll_join_next(cx) {
+            Poll::Ready(Some(_)) => Poll::Ready(()),
+            _ => Poll::Pending,
+        });
+        match first(accept, reap).await {
+            First::Left(First::Left(())) => break,
+            First::Left(First::Right(Ok((stream, _peer)))) => {
+                let state = state.clone();
+                state.open.set(state.open.get() + 1);
+                connections.spawn(async move {
+                    let r = connection(stream, state.clone()).await;
+                    state.open.set(state.open.get() - 1);
+                    r
+                });
+            }
+            First::Left(First::Right(Err(e))) => eprintln!("graceful_shutdown: accept: {e}"),
+            First::Right(()) => finished += 1,
+        }
+    }
+    drop(listener);
+    state.stopping.set(true);
+    // Each connection polls `stopping` when woken; wake them all by
+    // polling the set once more after setting the flag: a yield lets
+    // every connection task run once and see it.
+    oneport::yield_now().await;
+    let drain = async {
+        while connections.join_next().await.is_some() {
+            finished += 1;
+        }
+    };
+    let all_done = oneport::time::timeout(grace, drain).await.is_ok();
+    let cut_off = if all_done { 0 } else { connections.len() };
+    connections.abort_all();
+    Report { finished, cut_off }
+}
+
+/// Ctrl-C, or on Unix also `SIGTERM`: whichever comes first.
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use oneport::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM");
+        let _ = first(oneport::signal::ctrl_c(), term.recv()).await;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = oneport::signal::ctrl_c().await;
+    }
+}
+
+#[allow(dead_code)]
+fn main() {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:7100".into());
+    let result = oneport::run(async move {
+        let listener = TcpListener::bind(addr)?;
+        println!("graceful_shutdown listening on {}", listener.local_addr()?);
+        let state = Rc::new(State::default());
+        let report = serve_until(listener, state, stop_requested(), GRACE).await;
+        println!(
+            "shut down: {} finished, {} cut off",
+            report.finished, report.cut_off
+        );
+        io::Result::Ok(())
+    });
+    if let Err(e) = result {
+        eprintln!("graceful_shutdown: {e}");
+        std::process::exit(1);
+    }
+}
