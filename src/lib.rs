@@ -41,6 +41,15 @@
 //! HTTP: with the `hyper` feature (on by default), `oneport::hyper` has
 //! the executor, timer and I/O glue hyper 1.x needs.
 //!
+//! I/O traits: every stream ([`net::TcpStream`] and its halves,
+//! `net::UnixStream`, the [`process`] pipes, named pipes) implements
+//! `futures_io::AsyncRead`/`AsyncWrite`. The cargo feature `tokio-io`, on
+//! by default, adds `tokio::io::AsyncRead`/`AsyncWrite` for the same types,
+//! delegating to the `futures_io` ones, so crates written against tokio's
+//! traits (tokio-rustls, tokio-tungstenite, tonic) take oneport streams as
+//! they are; only the traits come from tokio, never its runtime. The
+//! README's "tokio's I/O traits" has an example.
+//!
 //! Every core: [`pool::Pool`] starts one runtime per thread and hands out
 //! `Send` handles to spawn on them and to serve one port with all of them.
 //!
@@ -101,6 +110,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod compat;
 mod driver;
 mod error;
 mod runtime;
