@@ -37,7 +37,9 @@ pub const GRACE: Duration = Duration::from_secs(10);
 pub struct State {
     open: Cell<usize>,
     busy: Cell<usize>,
-    stopping: Cell<bool>,
+    /// Print a line when slow work starts (the binary does, for whoever
+    /// watches it).
+    pub verbose: bool,
 }
 
 impl State {
@@ -79,19 +81,6 @@ async fn first<A: Future, B: Future>(a: A, b: B) -> First<A::Output, B::Output> 
     .await
 }
 
-/// Resolves once `state.stopping` is set (checked whenever the task wakes;
-/// the server wakes each connection when it sets it).
-async fn stopping(state: &State) {
-    poll_fn(|_| {
-        if state.stopping.get() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await
-}
-
 async fn write_all(s: &mut TcpStream, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
         let n = poll_fn(|cx| Pin::new(&mut *s).poll_write(cx, buf)).await?;
@@ -105,7 +94,14 @@ async fn write_all(s: &mut TcpStream, mut buf: &[u8]) -> io::Result<()> {
 
 /// Serves one connection: answers each line; once the server is stopping,
 /// finishes the line in progress, then closes.
-async fn connection(mut stream: TcpStream, state: Rc<State>) -> io::Result<()> {
+///
+/// `stop` is closed when the server stops: every connection waiting on it
+/// is woken at once (a channel nobody sends on, used as a broadcast).
+async fn connection(
+    mut stream: TcpStream,
+    state: Rc<State>,
+    stop: async_channel::Receiver<()>,
+) -> io::Result<()> {
     let mut pending = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -114,18 +110,21 @@ async fn connection(mut stream: TcpStream, state: Rc<State>) -> io::Result<()> {
             let line = String::from_utf8_lossy(&line[..end]).into_owned();
             state.busy.set(state.busy.get() + 1);
             if line.starts_with("slow") {
+                if state.verbose {
+                    println!("working on: {line}");
+                }
                 oneport::time::sleep(SLOW_WORK).await;
             }
             let answered = write_all(&mut stream, format!("echo: {line}\n").as_bytes()).await;
             state.busy.set(state.busy.get() - 1);
             answered?;
-            if state.stopping.get() {
+            if stop.is_closed() {
                 return Ok(());
             }
         }
         let read = poll_fn(|cx| Pin::new(&mut stream).poll_read(cx, &mut buf));
-        match first(stopping(&state), read).await {
-            First::Left(()) => return Ok(()),
+        match first(stop.recv(), read).await {
+            First::Left(_closed) => return Ok(()),
             First::Right(Ok(0)) => return Ok(()),
             First::Right(Ok(n)) => pending.extend_from_slice(&buf[..n]),
             First::Right(Err(e)) => return Err(e),
@@ -146,7 +145,7 @@ pub async fn serve_until(
     let mut connections: JoinSet<io::Result<()>> = JoinSet::new();
     let mut finished = 0;
     let mut shutdown = pin!(shutdown);
-    // The wakers of the connection tasks, to tell them the server stops.
+    let (stopping, stop) = async_channel::bounded::<()>(1);
     loop {
         let accept = first(shutdown.as_mut(), listener.accept());
         let reap = poll_fn(|cx| match connections.poll_join_next(cx) {
@@ -156,10 +155,10 @@ pub async fn serve_until(
         match first(accept, reap).await {
             First::Left(First::Left(())) => break,
             First::Left(First::Right(Ok((stream, _peer)))) => {
-                let state = state.clone();
+                let (state, stop) = (state.clone(), stop.clone());
                 state.open.set(state.open.get() + 1);
                 connections.spawn(async move {
-                    let r = connection(stream, state.clone()).await;
+                    let r = connection(stream, state.clone(), stop).await;
                     state.open.set(state.open.get() - 1);
                     r
                 });
@@ -168,12 +167,9 @@ pub async fn serve_until(
             First::Right(()) => finished += 1,
         }
     }
+    // No new connections; wake every idle one to close.
     drop(listener);
-    state.stopping.set(true);
-    // Each connection polls `stopping` when woken; wake them all by
-    // polling the set once more after setting the flag: a yield lets
-    // every connection task run once and see it.
-    oneport::yield_now().await;
+    drop(stopping);
     let drain = async {
         while connections.join_next().await.is_some() {
             finished += 1;
@@ -207,7 +203,10 @@ fn main() {
     let result = oneport::run(async move {
         let listener = TcpListener::bind(addr)?;
         println!("graceful_shutdown listening on {}", listener.local_addr()?);
-        let state = Rc::new(State::default());
+        let state = Rc::new(State {
+            verbose: true,
+            ..State::default()
+        });
         let report = serve_until(listener, state, stop_requested(), GRACE).await;
         println!(
             "shut down: {} finished, {} cut off",
