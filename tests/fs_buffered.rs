@@ -207,7 +207,7 @@ fn a_writer_at_an_offset_and_flush_without_close() {
         let p = path.clone();
         oneport::run(async move {
             let f = OpenOptions::new().write(true).open(&p).await.unwrap();
-            let mut w = FileWriter::at(f, 4);
+            let mut w = FileWriter::with_capacity_at(100, f, 4);
             w.write_all(b"ab").await.unwrap();
             assert_eq!(w.buffer(), b"ab", "small writes stay buffered");
             assert_eq!(std::fs::read(&p).unwrap(), b"0123456789");
@@ -283,6 +283,26 @@ fn seeks_inside_and_outside_the_buffer_and_from_the_end() {
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
             // A refused seek moved nothing.
             assert_eq!(r.position(), 100_005);
+            // A seek from the end given up before it finished does not
+            // happen: the next read goes on from where the reader was.
+            r.seek(SeekFrom::Start(0)).await.unwrap();
+            let n = r.fill_buf().await.unwrap().len();
+            r.consume(n);
+            assert_eq!(r.position(), 1000, "the buffer ran to byte 1000");
+            let done = {
+                let mut seek = Box::pin(r.seek(SeekFrom::End(-1)));
+                poll_once(seek.as_mut())
+            };
+            match done {
+                // A pool thread may answer the length before the first
+                // poll returns: then the seek happened.
+                Poll::Ready(p) => assert_eq!(p.unwrap(), 99_999),
+                Poll::Pending => {
+                    assert_eq!(r.position(), 1000);
+                    r.read_exact(&mut b).await.unwrap();
+                    assert_eq!(b, data[1000..1010]);
+                }
+            }
             // A seek while a read is in flight finishes the read first.
             r.seek(SeekFrom::Start(0)).await.unwrap();
             {

@@ -126,7 +126,14 @@ impl FileReader {
     /// offset above `i64::MAX` makes the first read fail with
     /// `InvalidInput`.
     pub fn at(file: File, offset: u64) -> FileReader {
-        let mut r = FileReader::new(file);
+        FileReader::with_capacity_at(DEFAULT_CAPACITY, file, offset)
+    }
+
+    /// A reader of `file` from byte `offset` whose reads ask for
+    /// `capacity` bytes each (see [`with_capacity`](FileReader::with_capacity)
+    /// and [`at`](FileReader::at)).
+    pub fn with_capacity_at(capacity: usize, file: File, offset: u64) -> FileReader {
+        let mut r = FileReader::with_capacity(capacity, file);
         r.pos = offset;
         r
     }
@@ -285,7 +292,10 @@ impl futures_io::AsyncSeek for FileReader {
         to: SeekFrom,
     ) -> Poll<io::Result<u64>> {
         let this = self.get_mut();
-        ready!(this.poll_read_done(cx))?;
+        // The read in flight was at the old position; if it failed, its
+        // error belongs to no one (no byte of it was asked for yet), and
+        // a read at the new position reports its own.
+        let _ = ready!(this.poll_read_done(cx));
         let len = match to {
             SeekFrom::End(d) => {
                 if !matches!(this.state, State::Measuring(_, e) if e == d) {

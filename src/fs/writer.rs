@@ -106,7 +106,14 @@ impl FileWriter {
     /// example the file's length, to append). An offset above `i64::MAX`
     /// makes the first write of the buffer fail with `InvalidInput`.
     pub fn at(file: File, offset: u64) -> FileWriter {
-        let mut w = FileWriter::new(file);
+        FileWriter::with_capacity_at(DEFAULT_CAPACITY, file, offset)
+    }
+
+    /// A writer of `file` from byte `offset` whose buffer holds `capacity`
+    /// bytes (see [`with_capacity`](FileWriter::with_capacity) and
+    /// [`at`](FileWriter::at)).
+    pub fn with_capacity_at(capacity: usize, file: File, offset: u64) -> FileWriter {
+        let mut w = FileWriter::with_capacity(capacity, file);
         w.pos = offset;
         w
     }
