@@ -16,6 +16,14 @@
 //! when there is no ring).
 //! Opening, metadata and resizing run on the pool everywhere.
 //!
+//! For sequential reading and writing, [`FileReader`] and [`FileWriter`]
+//! put an offset and a buffer around a `File` and implement the
+//! `futures_io` traits (`AsyncRead`, `AsyncBufRead`, `AsyncSeek`;
+//! `AsyncWrite`), so line reading, copying and the other helpers of the
+//! `futures_io` ecosystem work on files. They keep the operation in flight
+//! (which owns their buffer) from one poll to the next, for the same reason
+//! `File` takes owned buffers.
+//!
 //! The whole-file and directory calls by path ([`read`], [`write`](write()),
 //! [`read_to_string`], [`create_dir_all`], [`remove_file`], [`remove_dir`],
 //! [`rename`], [`metadata`], [`copy`]) are the standard library's, run on
@@ -38,10 +46,14 @@
 //! ```
 
 mod paths;
+mod reader;
+mod writer;
 
 pub use paths::{
     copy, create_dir_all, metadata, read, read_to_string, remove_dir, remove_file, rename, write,
 };
+pub use reader::FileReader;
+pub use writer::FileWriter;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -275,6 +287,18 @@ impl File {
 }
 
 impl File {
+    /// Another `File` value for the same open handle and the same fence:
+    /// the buffered reader and writer move one into each operation's
+    /// future, so that future owns everything it uses and can be kept
+    /// across polls (and dropped on its own) while the caller keeps the
+    /// original.
+    pub(crate) fn share(&self) -> File {
+        File {
+            file: self.file.clone(),
+            fence: self.fence.clone(),
+        }
+    }
+
     /// Runs `f` on the file, on the blocking pool, after the calls given
     /// up earlier (a dropped `set_len` must not shrink the file under a
     /// later write either).

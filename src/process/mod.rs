@@ -9,6 +9,9 @@
 //! [`Command::kill_on_drop`] ties a child's life to its `Child` value, for
 //! the common case of a child that must not outlive the task using it; the
 //! killed child is reaped by the same exit wait, so it leaves no zombie.
+//! A child's pipe can be handed to another child as its `Stdio`
+//! (`Stdio::try_from(child.stdout.take().unwrap())`), to build pipelines; on
+//! Windows only before any I/O on it (see [`ChildStdout`]'s conversion).
 //!
 //! ```no_run
 //! use oneport::process::Command;

@@ -133,6 +133,77 @@ pub(crate) async fn read_to_end(r: &mut PipeReader, buf: &mut Vec<u8>) -> io::Re
     }
 }
 
+/// `ChildStdin` as another child's stdin or stdout (`Stdio::try_from`),
+/// like `std::process::ChildStdin` is: see [`ChildStdout`]'s conversion
+/// for the platform rules. A pipe closed with
+/// [`close`](ChildStdin::close) gives a `BrokenPipe` error. Bytes taken by
+/// earlier writes are in the pipe already (Windows: an earlier write makes
+/// the conversion fail, as said there).
+impl TryFrom<ChildStdin> for std::process::Stdio {
+    type Error = io::Error;
+
+    fn try_from(p: ChildStdin) -> io::Result<std::process::Stdio> {
+        p.inner.into_stdio()
+    }
+}
+
+/// `ChildStdout` as another child's stdin (`Stdio::try_from`), to build a
+/// pipeline: the second child reads what the first writes, with no copy
+/// through this process.
+///
+/// - **Linux**: always possible. A readiness wait left behind by a dropped
+///   read is cancelled, the pipe is made blocking again (children expect
+///   that) and its fd becomes the `Stdio`. Bytes not read yet stay in the
+///   pipe for the new reader.
+/// - **Windows**: possible only while the pipe was never read from (or,
+///   for stdin, written to) through oneport. Its first I/O associates the
+///   handle with the runtime's I/O completion port, which cannot be
+///   undone, and sets `FILE_SKIP_SET_EVENT_ON_HANDLE`, which would leave
+///   the other child's ordinary synchronous I/O waiting forever; such a
+///   pipe gives an `io::Error` of kind `Unsupported` whose message says it
+///   is bound to the completion port. The handle handed over is the
+///   parent's end as the standard library created it, opened for
+///   overlapped I/O; children doing ordinary synchronous reads and writes
+///   on it work (the system waits on the handle for each call to
+///   finish), but that wait cannot tell calls apart, so a child that
+///   issues several I/O calls on the handle at once, from different
+///   threads, may misbehave, as with any overlapped handle used
+///   synchronously.
+///
+/// On an error the pipe is dropped (closed), as the conversion took it.
+///
+/// ```no_run
+/// use oneport::process::Command;
+/// use std::process::Stdio;
+///
+/// oneport::run(async {
+///     let mut a = Command::new("echo").arg("hi").stdout(Stdio::piped()).spawn()?;
+///     let out = a.stdout.take().unwrap();
+///     let b = Command::new("cat").stdin(Stdio::try_from(out)?).output().await?;
+///     assert_eq!(b.stdout, b"hi\n");
+///     a.wait().await?;
+///     Ok::<(), std::io::Error>(())
+/// })
+/// .unwrap();
+/// ```
+impl TryFrom<ChildStdout> for std::process::Stdio {
+    type Error = io::Error;
+
+    fn try_from(p: ChildStdout) -> io::Result<std::process::Stdio> {
+        p.inner.into_stdio()
+    }
+}
+
+/// `ChildStderr` as another child's stdin (`Stdio::try_from`), with the
+/// rules of [`ChildStdout`]'s conversion.
+impl TryFrom<ChildStderr> for std::process::Stdio {
+    type Error = io::Error;
+
+    fn try_from(p: ChildStderr) -> io::Result<std::process::Stdio> {
+        p.inner.into_stdio()
+    }
+}
+
 impl futures_io::AsyncWrite for ChildStdin {
     fn poll_write(
         self: Pin<&mut Self>,

@@ -86,6 +86,21 @@ fn nonblocking(fd: OwnedFd) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Clears `O_NONBLOCK` again: the pipe goes to another process, which
+/// expects blocking reads and writes.
+fn blocking(fd: OwnedFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl on an fd we own; no memory is passed.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
 /// Our reading end of a child's stdout or stderr.
 pub(crate) struct PipeReader {
     // Field order is drop order: the readiness wait is cancelled before the
@@ -108,6 +123,16 @@ impl PipeReader {
             wait: None,
             fd: nonblocking(fd)?,
         })
+    }
+
+    /// The pipe as a `Stdio` for another child: a readiness wait left by a
+    /// dropped read is cancelled first (dropping it takes the fd out of
+    /// epoll before this returns), then the fd is made blocking again.
+    /// Bytes already in the pipe stay there for the new reader.
+    pub(crate) fn into_stdio(self) -> io::Result<std::process::Stdio> {
+        let PipeReader { wait, fd } = self;
+        drop(wait);
+        Ok(blocking(fd)?.into())
     }
 
     pub(crate) fn poll_read(
@@ -150,6 +175,15 @@ impl PipeWriter {
             wait: None,
             fd: Some(nonblocking(p.into())?),
         })
+    }
+
+    /// The pipe as a `Stdio` for another child (see
+    /// [`PipeReader::into_stdio`]); a pipe this side closed is an error.
+    /// Every byte accepted earlier is already in the pipe.
+    pub(crate) fn into_stdio(self) -> io::Result<std::process::Stdio> {
+        let PipeWriter { wait, fd } = self;
+        drop(wait);
+        Ok(blocking(fd.ok_or_else(closed_pipe)?)?.into())
     }
 
     pub(crate) fn poll_write(

@@ -12,6 +12,15 @@
 //! first I/O, so a child can be spawned outside a runtime; from then on it
 //! is bound to that runtime (another one gets a clear error). Both ends are
 //! the shared `OverlappedStream` adapter, with its one write semantics.
+//!
+//! A pipe can become another child's `Stdio` only while it was never bound
+//! to a port: an association with a completion port cannot be undone, and
+//! registration also sets `FILE_SKIP_SET_EVENT_ON_HANDLE`, so a child's
+//! ordinary synchronous `ReadFile`, which waits on the handle for an
+//! operation that went pending, would never wake. An unbound handle is
+//! still an overlapped one; a child doing synchronous I/O on it works (the
+//! system waits on the handle for it), as with the standard library's own
+//! parent-side pipe ends.
 
 use std::io;
 use std::os::windows::io::{AsRawHandle, OwnedHandle, RawHandle};
@@ -104,6 +113,12 @@ impl PipeReader {
         })
     }
 
+    /// The pipe as a `Stdio` for another child, if no I/O ever bound it
+    /// to a completion port (see `OverlappedStream::into_unbound_handle`).
+    pub(crate) fn into_stdio(self) -> io::Result<std::process::Stdio> {
+        Ok(self.stream.into_unbound_handle()?.into())
+    }
+
     pub(crate) fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
@@ -129,6 +144,15 @@ impl PipeWriter {
         Ok(PipeWriter {
             stream: Some(OverlappedStream::unbound(handle, MAX_IO)),
         })
+    }
+
+    /// The pipe as a `Stdio` for another child, if no I/O ever bound it
+    /// to a completion port; a pipe this side closed is an error.
+    pub(crate) fn into_stdio(self) -> io::Result<std::process::Stdio> {
+        match self.stream {
+            Some(s) => Ok(s.into_unbound_handle()?.into()),
+            None => Err(closed_pipe()),
+        }
     }
 
     pub(crate) fn poll_write(

@@ -90,6 +90,10 @@ pub(crate) struct OverlappedStream {
     binding: Option<PortBinding>,
     /// At most this many bytes are accepted by one `poll_write`.
     max_chunk: usize,
+    /// A registration with a port was made or attempted: from then on the
+    /// handle may be associated with that port for good (even when the
+    /// attempt failed half-way), so it never leaves this stream.
+    port_touched: bool,
     handle: OwnedHandle,
 }
 
@@ -221,6 +225,7 @@ impl OverlappedStream {
         OverlappedStream {
             read: ReadState::Idle(Vec::new()),
             write: WriteState::Idle(Vec::new()),
+            port_touched: binding.is_some(),
             binding,
             max_chunk: max_chunk.max(1),
             handle,
@@ -237,10 +242,33 @@ impl OverlappedStream {
         match &self.binding {
             Some(b) => b.check(),
             None => {
+                self.port_touched = true;
                 self.binding = Some(PortBinding::register(self.raw())?);
                 Ok(())
             }
         }
+    }
+
+    /// The handle, to give to another process (a child's `Stdio`), if it
+    /// was never associated with a completion port. An association cannot
+    /// be undone, and the registration set `FILE_SKIP_SET_EVENT_ON_HANDLE`,
+    /// so a bound handle would leave a child's synchronous I/O waiting on
+    /// a handle that is never signalled: that is refused with
+    /// `ErrorKind::Unsupported`. An unbound stream never started an
+    /// operation, so nothing is in flight.
+    pub(crate) fn into_unbound_handle(self) -> io::Result<OwnedHandle> {
+        if self.port_touched {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "oneport: this pipe was already read or written on a runtime, so its handle is \
+                 bound to that runtime's I/O completion port for good and cannot be given to \
+                 another process; convert a child's pipe into a Stdio before any I/O on it",
+            ));
+        }
+        // The stream's own drop needs its fields, so the handle leaves it
+        // as a duplicate (same pipe, same access); the original closes
+        // with the stream.
+        self.handle.try_clone()
     }
 
     /// The binding check for `&self` operations (streams made with
