@@ -38,6 +38,42 @@
 //! `notify_closing`, or poll a sleep), waits for the blocking calls its
 //! tasks started, and closes every fd/handle it opened.
 //!
+//! Programs and tests: [`macro@main`] turns `async fn main() -> R` into
+//! the plain `main` that runs it under [`run`], and [`macro@test`] does the
+//! same for `#[test]` functions, keeping their attributes and return type.
+//!
+//! ## Channels, locks and select
+//!
+//! oneport has no channels or locks of its own: its wakers are
+//! `Send + Sync` and a wake from any thread reaches the runtime, so the
+//! runtime-agnostic crates work as they are, between tasks and between a
+//! task and a plain thread. Use `async-channel` for channels (oneport
+//! depends on it already; bounded, many-to-many, with blocking calls for
+//! threads), `async-lock` for a `Mutex`, `RwLock` or `Semaphore` whose
+//! guard may be held across an `.await`, and `futures-lite`'s
+//! `future::race`/`future::or` to wait for the first of two futures, such
+//! as a receive against [`time::sleep`] (the loser is dropped, which every
+//! oneport future allows). `examples/channels.rs` uses all three, and the
+//! README shows them together.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! oneport::run(async {
+//!     let (tx, rx) = async_channel::bounded::<&str>(1);
+//!     oneport::spawn_blocking(move || tx.send_blocking("from a thread").unwrap()).await;
+//!     let got = futures_lite::future::race(
+//!         async { rx.recv().await.ok() },
+//!         async {
+//!             oneport::time::sleep(Duration::from_secs(60)).await; // a bound only
+//!             None
+//!         },
+//!     )
+//!     .await;
+//!     assert_eq!(got, Some("from a thread"));
+//! });
+//! ```
+//!
 //! HTTP: with the `hyper` feature (on by default), `oneport::hyper` has
 //! the executor, timer and I/O glue hyper 1.x needs.
 //!
@@ -205,6 +241,11 @@ pub use oneport_macros::main;
 /// }
 /// # fn main() {}
 /// ```
+///
+/// Like the standard `#[test]` it shares a name with, it is best written
+/// with its path. A glob import (`use oneport::*;`) brings it in as
+/// `test`, and a plain `#[test]` in that module is then an "ambiguous
+/// name" error; import the items you use by name instead.
 ///
 /// Mistakes are compile errors pointing at the offending tokens. The
 /// function must be `async`:
