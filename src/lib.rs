@@ -38,6 +38,42 @@
 //! `notify_closing`, or poll a sleep), waits for the blocking calls its
 //! tasks started, and closes every fd/handle it opened.
 //!
+//! Programs and tests: [`macro@main`] turns `async fn main() -> R` into
+//! the plain `main` that runs it under [`run`], and [`macro@test`] does the
+//! same for `#[test]` functions, keeping their attributes and return type.
+//!
+//! ## Channels, locks and select
+//!
+//! oneport has no channels or locks of its own: its wakers are
+//! `Send + Sync` and a wake from any thread reaches the runtime, so the
+//! runtime-agnostic crates work as they are, between tasks and between a
+//! task and a plain thread. Use `async-channel` for channels (oneport
+//! depends on it already; bounded, many-to-many, with blocking calls for
+//! threads), `async-lock` for a `Mutex`, `RwLock` or `Semaphore` whose
+//! guard may be held across an `.await`, and `futures-lite`'s
+//! `future::race`/`future::or` to wait for the first of two futures, such
+//! as a receive against [`time::sleep`] (the loser is dropped, which every
+//! oneport future allows). `examples/channels.rs` uses all three, and the
+//! README shows them together.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! oneport::run(async {
+//!     let (tx, rx) = async_channel::bounded::<&str>(1);
+//!     oneport::spawn_blocking(move || tx.send_blocking("from a thread").unwrap()).await;
+//!     let got = futures_lite::future::race(
+//!         async { rx.recv().await.ok() },
+//!         async {
+//!             oneport::time::sleep(Duration::from_secs(60)).await; // a bound only
+//!             None
+//!         },
+//!     )
+//!     .await;
+//!     assert_eq!(got, Some("from a thread"));
+//! });
+//! ```
+//!
 //! HTTP: with the `hyper` feature (on by default), `oneport::hyper` has
 //! the executor, timer and I/O glue hyper 1.x needs.
 //!
@@ -138,6 +174,132 @@ pub use runtime::{
     run, spawn, spawn_blocking_task as spawn_blocking, yield_now, Join, JoinError, JoinHandle,
     JoinSet, Runtime,
 };
+
+/// Runs an `async fn` on a fresh runtime on the calling thread: the
+/// program's `main`, or any function without parameters.
+///
+/// `#[oneport::main] async fn main() -> R { body }` becomes
+/// `fn main() -> R { oneport::run(async move { body }) }`. Attributes,
+/// visibility and the return type `R` (any type, such as
+/// `std::io::Result<()>`) are kept, so `?` works in the body:
+///
+/// ```
+/// #[oneport::main]
+/// async fn main() -> std::io::Result<()> {
+///     let listener = oneport::net::TcpListener::bind("127.0.0.1:0")?;
+///     let addr = listener.local_addr()?;
+///     let client = oneport::spawn(async move { oneport::net::TcpStream::connect(addr).await });
+///     let (_server_side, _) = listener.accept().await?;
+///     client.await?;
+///     Ok(())
+/// }
+/// ```
+///
+/// The generated code names the runtime as `::oneport`, so the dependency
+/// must keep that name. Mistakes are compile errors pointing at the
+/// offending tokens. The function must be `async`:
+///
+/// ```compile_fail
+/// #[oneport::main]
+/// fn main() {} // error: #[oneport::main] needs an `async fn`
+/// ```
+///
+/// It cannot take parameters (nor be generic):
+///
+/// ```compile_fail
+/// #[oneport::main]
+/// async fn main(port: u16) {} // error: the function it starts cannot take parameters
+/// ```
+///
+/// The attribute goes on functions only:
+///
+/// ```compile_fail
+/// #[oneport::main]
+/// struct Server; // error: this item is not a function
+/// fn main() {}
+/// ```
+///
+/// And it takes no arguments (a runtime is one thread; for every core use
+/// [`pool::Pool`]):
+///
+/// ```compile_fail
+/// #[oneport::main(threads = 4)] // error: #[oneport::main] takes no arguments
+/// async fn main() {}
+/// ```
+#[doc(inline)]
+pub use oneport_macros::main;
+
+/// Marks an `async fn` as a test whose body runs on a fresh runtime.
+///
+/// `#[oneport::test] async fn name() { body }` becomes
+/// `#[test] fn name() { oneport::run(async { body }) }`. Other attributes
+/// (`#[should_panic]`, `#[ignore]`, ...) and a return type such as
+/// `std::io::Result<()>` are kept, as `#[test]` allows them:
+///
+/// ```
+/// #[oneport::test]
+/// async fn sleeps_and_spawns() -> std::io::Result<()> {
+///     oneport::time::sleep(std::time::Duration::from_millis(1)).await;
+///     assert_eq!(oneport::spawn(async { 6 * 7 }).await, 42);
+///     Ok(())
+/// }
+///
+/// #[oneport::test]
+/// #[should_panic(expected = "boom")]
+/// async fn panics_reach_the_test_harness() {
+///     oneport::spawn(async { panic!("boom") }).await
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Like the standard `#[test]` it shares a name with, it is best written
+/// with its path. A glob import (`use oneport::*;`) brings it in as
+/// `test`, and a plain `#[test]` in that module is then an "ambiguous
+/// name" error; import the items you use by name instead.
+///
+/// Mistakes are compile errors pointing at the offending tokens. The
+/// function must be `async`:
+///
+/// ```compile_fail
+/// #[oneport::test]
+/// fn not_async() {} // error: #[oneport::test] needs an `async fn`
+/// # fn main() {}
+/// ```
+///
+/// It cannot take parameters (nor be generic):
+///
+/// ```compile_fail
+/// #[oneport::test]
+/// async fn with_input(n: u32) {} // error: a test function cannot take parameters
+/// # fn main() {}
+/// ```
+///
+/// The attribute goes on functions only:
+///
+/// ```compile_fail
+/// #[oneport::test]
+/// mod tests {} // error: this item is not a function
+/// # fn main() {}
+/// ```
+///
+/// It takes no arguments:
+///
+/// ```compile_fail
+/// #[oneport::test(timeout = 5)] // error: #[oneport::test] takes no arguments
+/// async fn slow() {}
+/// # fn main() {}
+/// ```
+///
+/// And it adds `#[test]` itself:
+///
+/// ```compile_fail
+/// #[oneport::test]
+/// #[test] // error: #[oneport::test] already adds #[test]: remove this one
+/// async fn twice() {}
+/// # fn main() {}
+/// ```
+#[doc(inline)]
+pub use oneport_macros::test;
 
 /// The README's code blocks, compiled and run as doc tests so the README
 /// never shows code that does not work.
