@@ -47,6 +47,26 @@ pub struct LoadOut {
     pub elapsed: Duration,
     /// Whether the time bound cut the run short.
     pub cut_short: bool,
+    /// CPU time the whole process (servers and load) used over the same
+    /// span, where the platform tells ([`process_cpu`]).
+    pub cpu: Option<Duration>,
+}
+
+/// CPU time (user and system) used so far by every thread of this process,
+/// ended ones included. Linux only (`/proc/self/stat`, in the kernel's
+/// fixed 100 Hz user ticks: 10 ms resolution, fine for runs of seconds);
+/// `None` elsewhere.
+pub fn process_cpu() -> Option<Duration> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces, so split after
+    // its closing parenthesis): utime and stime are the 12th and 13th.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace().skip(11);
+    let ticks = f.next()?.parse::<u64>().ok()? + f.next()?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// Server side of the multicore workload: a running echo server.
@@ -76,6 +96,7 @@ pub fn drive(addr: SocketAddr, job: &LoadJob) -> io::Result<LoadOut> {
             .collect::<io::Result<_>>()?;
         start_line.wait();
         let start = Instant::now();
+        let cpu0 = process_cpu();
         let mut out = LoadOut::default();
         let mut first_err = None;
         for w in workers {
@@ -93,6 +114,7 @@ pub fn drive(addr: SocketAddr, job: &LoadJob) -> io::Result<LoadOut> {
             }
         }
         out.elapsed = start.elapsed();
+        out.cpu = process_cpu().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
         match first_err {
             Some(e) => Err(e),
             None => Ok(out),
@@ -338,6 +360,25 @@ mod tests {
         let out = drive(echo_server(false), &job()).unwrap();
         assert_eq!(out.rounds, 5 * 20);
         assert!(!out.cut_short);
+        assert_eq!(out.cpu.is_some(), cfg!(target_os = "linux"));
+    }
+
+    #[test]
+    fn cpu_time_grows_with_work() {
+        let Some(a) = process_cpu() else { return };
+        // Spin until the figure moves by two ticks (a generous hang bound
+        // on a loaded machine).
+        let t0 = Instant::now();
+        let mut x = 0u64;
+        while process_cpu().unwrap() < a + Duration::from_millis(20) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "CPU time stuck at {a:?}"
+            );
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }
     }
 
     #[test]

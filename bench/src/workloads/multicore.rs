@@ -20,6 +20,10 @@ use crate::report::{Cell, Column, Table};
 /// The row the ratios are taken against.
 const REFERENCE: &str = "tokio-mt";
 
+/// The least process CPU time a repetition must use for its CPU figure to
+/// be shown.
+const MIN_CPU: Duration = Duration::from_millis(200);
+
 impl Bench {
     pub(super) fn multicore(&self) -> Result<(), String> {
         let o = &self.opts;
@@ -33,8 +37,10 @@ impl Bench {
         let cores = o.mc_cores;
         // Per contender: the rate of each repetition, or what went wrong.
         let mut runs: Vec<Result<Vec<f64>, Cell>> = vec![Ok(Vec::new()); self.contenders.len()];
+        // And the CPU time per round trip (µs) of each, where measured.
+        let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); self.contenders.len()];
         for rep in 1..=o.mc_reps {
-            for (c, run) in self.contenders.iter().zip(runs.iter_mut()) {
+            for ((c, run), cpu) in self.contenders.iter().zip(runs.iter_mut()).zip(&mut cpu) {
                 let Ok(rates) = run else { continue };
                 let job = job.clone();
                 let r = self.case(c.as_ref(), &format!("multicore rep {rep}"), move |c| {
@@ -62,6 +68,11 @@ impl Bench {
                             eprintln!("    {}: the server took {stop_time:?} to stop", c.name());
                         }
                         rates.push(out.rounds as f64 / out.elapsed.as_secs_f64());
+                        // Below 20 of its 10 ms ticks the figure is mostly
+                        // rounding (a quick run): left out.
+                        if let Some(t) = out.cpu.filter(|t| *t >= MIN_CPU) {
+                            cpu.push(t.as_secs_f64() * 1e6 / out.rounds.max(1) as f64);
+                        }
                     }
                     Ok(None) => *run = Err(Cell::NotApplicable),
                     Err(bad) => *run = Err(bad),
@@ -78,17 +89,22 @@ impl Bench {
                 Column::more("median round trips/s"),
                 Column::more("min"),
                 Column::more("max"),
+                Column::less("CPU µs/round trip (median)"),
             ],
         )
         .against(REFERENCE);
-        for (c, run) in self.contenders.iter().zip(&runs) {
+        for ((c, run), cpu) in self.contenders.iter().zip(&runs).zip(&cpu) {
             let cells = match run {
                 Ok(rates) if !rates.is_empty() => {
                     let (med, min, max) = summary(rates);
-                    vec![Cell::Value(med), Cell::Value(min), Cell::Value(max)]
+                    let cpu = match cpu.is_empty() {
+                        true => Cell::NotApplicable,
+                        false => Cell::Value(summary(cpu).0),
+                    };
+                    vec![Cell::Value(med), Cell::Value(min), Cell::Value(max), cpu]
                 }
-                Ok(_) => vec![Cell::NotApplicable; 3],
-                Err(bad) => vec![bad.clone(); 3],
+                Ok(_) => vec![Cell::NotApplicable; 4],
+                Err(bad) => vec![bad.clone(); 4],
             };
             t.row(c.name(), cells);
         }
