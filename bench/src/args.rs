@@ -44,6 +44,18 @@ pub struct Opts {
     pub pipe_sizes: Vec<usize>,
     /// Bytes echoed per contender and message size.
     pub pipe_bytes: u64,
+    /// Threads (cores) every multicore server uses.
+    pub mc_cores: usize,
+    /// Connections of the multicore load.
+    pub mc_conns: usize,
+    /// Client threads of the multicore load.
+    pub mc_client_threads: usize,
+    /// Bytes per multicore message.
+    pub mc_msg: usize,
+    /// Round trips per connection of the multicore load.
+    pub mc_rounds: u64,
+    /// Repetitions of each multicore case.
+    pub mc_reps: usize,
     /// Upper bound on the wall time of one contender in one case.
     pub case_limit: Duration,
     /// Only run these contenders (by name), when given.
@@ -70,6 +82,12 @@ impl Opts {
             file_depth: 4,
             pipe_sizes: vec![64 << 10, 1 << 20],
             pipe_bytes: pick(quick, 256 << 20, 4 << 20),
+            mc_cores: 2,
+            mc_conns: pick(quick, 64, 4),
+            mc_client_threads: 2,
+            mc_msg: 64,
+            mc_rounds: pick(quick, 5_000, 25),
+            mc_reps: 3,
             case_limit: Duration::from_secs(pick(quick, 10, 2)),
             only: None,
         }
@@ -79,7 +97,7 @@ impl Opts {
 /// The usage text printed for `help` or a bad argument.
 pub const USAGE: &str = "\
 usage: oneport-bench WORKLOAD [flags]
-workloads: echo pingpong churn idle timers files pipes all
+workloads: echo pingpong churn idle timers files pipes multicore all
 flags (defaults in brackets; --quick shrinks every default to a smoke run):
   --quick                    smoke-run sizes (a few seconds in all)
   --only a,b                 only these contenders (oneport, tokio-ct, tokio-mt, mio, smol, std)
@@ -99,6 +117,12 @@ flags (defaults in brackets; --quick shrinks every default to a smoke run):
   --file-depth N             files: reads in flight [4]
   --pipe-sizes 64K,1M        pipes: message sizes [64K,1M]
   --pipe-bytes BYTES         pipes: bytes echoed per contender and size [256M]
+  --mc-cores N               multicore: threads of every server [2]
+  --mc-conns N               multicore: client connections [64]
+  --mc-client-threads N      multicore: client threads (a mio loop each) [2]
+  --mc-msg BYTES             multicore: message size, at most 4K [64]
+  --mc-rounds N              multicore: round trips per connection [5000]
+  --mc-reps N                multicore: repetitions of each case [3]
   --case-limit-secs N        time bound per contender and case [10]";
 
 /// The largest echo message: write-then-read must fit the socket buffers.
@@ -152,6 +176,12 @@ pub fn parse(args: &[String]) -> Result<(String, Opts), String> {
             "file-depth" => o.file_depth = size(name, v)? as usize,
             "pipe-sizes" => o.pipe_sizes = list(name, v)?,
             "pipe-bytes" => o.pipe_bytes = size(name, v)?,
+            "mc-cores" => o.mc_cores = size(name, v)? as usize,
+            "mc-conns" => o.mc_conns = size(name, v)? as usize,
+            "mc-client-threads" => o.mc_client_threads = size(name, v)? as usize,
+            "mc-msg" => o.mc_msg = size(name, v)? as usize,
+            "mc-rounds" => o.mc_rounds = size(name, v)?,
+            "mc-reps" => o.mc_reps = size(name, v)? as usize,
             "case-limit-secs" => o.case_limit = Duration::from_secs_f64(num(name, v)?),
             _ => return Err(format!("unknown flag --{name}")),
         }
@@ -160,6 +190,12 @@ pub fn parse(args: &[String]) -> Result<(String, Opts), String> {
         ("--file-depth", o.file_depth),
         ("--churn-parallel", o.churn_parallel),
         ("--timers", o.timers),
+        ("--mc-cores", o.mc_cores),
+        ("--mc-conns", o.mc_conns),
+        ("--mc-client-threads", o.mc_client_threads),
+        ("--mc-msg", o.mc_msg),
+        ("--mc-reps", o.mc_reps),
+        ("--mc-rounds", o.mc_rounds as usize),
     ];
     for (name, v) in positive {
         if v == 0 {
@@ -174,6 +210,12 @@ pub fn parse(args: &[String]) -> Result<(String, Opts), String> {
         // loopback socket buffers hold, the echo would stall.
         return Err(format!(
             "--echo-sizes: at most {MAX_ECHO} bytes per message"
+        ));
+    }
+    if o.mc_msg > crate::load::MAX_MSG {
+        return Err(format!(
+            "--mc-msg: at most {} bytes per message",
+            crate::load::MAX_MSG
         ));
     }
     if !(o.echo_secs > 0.0 && o.echo_secs.is_finite()) {
@@ -250,5 +292,7 @@ mod tests {
         assert!(parse(&args("echo --file-depth 0")).is_err());
         assert!(parse(&args("echo stray")).is_err());
         assert!(parse(&args("echo --echo-sizes 1M")).is_err());
+        assert!(parse(&args("multicore --mc-msg 1M")).is_err());
+        assert!(parse(&args("multicore --mc-cores 0")).is_err());
     }
 }

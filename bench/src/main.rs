@@ -5,6 +5,7 @@
 mod args;
 mod contenders;
 mod harness;
+mod load;
 mod report;
 mod workloads;
 

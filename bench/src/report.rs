@@ -1,5 +1,6 @@
 //! One table per workload, printed as Markdown: a row per contender, and for
-//! each figure its value and its ratio to oneport's (contender ÷ oneport).
+//! each figure its value and its ratio to oneport's (contender ÷ oneport),
+//! or to another reference row where a workload names one.
 
 use std::fmt::Write as _;
 
@@ -48,6 +49,7 @@ pub struct Table {
     title: String,
     columns: Vec<Column>,
     rows: Vec<(String, Vec<Cell>)>,
+    reference: String,
 }
 
 impl Table {
@@ -57,7 +59,15 @@ impl Table {
             title: title.into(),
             columns,
             rows: Vec::new(),
+            reference: "oneport".into(),
         }
+    }
+
+    /// Takes the ratios against the row named `reference` instead of
+    /// oneport's.
+    pub fn against(mut self, reference: impl Into<String>) -> Table {
+        self.reference = reference.into();
+        self
     }
 
     /// Adds a contender's row (one cell per column).
@@ -66,12 +76,13 @@ impl Table {
         self.rows.push((contender.to_string(), cells));
     }
 
-    /// The table as Markdown. The reference row is the one named "oneport".
+    /// The table as Markdown. The reference row is the one named "oneport"
+    /// (or as [`Table::against`] set).
     pub fn render(&self) -> String {
         let reference = self
             .rows
             .iter()
-            .find(|(n, _)| n == "oneport")
+            .find(|(n, _)| *n == self.reference)
             .map(|(_, c)| c);
         let mut head = vec!["contender".to_string()];
         for c in &self.columns {
@@ -80,7 +91,7 @@ impl Table {
                 c.name,
                 if c.higher_is_better { "↑" } else { "↓" }
             ));
-            head.push("÷ oneport".into());
+            head.push(format!("÷ {}", self.reference));
         }
         let mut lines = vec![head];
         for (name, cells) in &self.rows {
@@ -164,5 +175,16 @@ mod tests {
             broken.contains(" failed |") && broken.contains(" 2.00 |"),
             "{broken}"
         );
+    }
+
+    #[test]
+    fn another_reference_row() {
+        let mut t = Table::new("t", vec![Column::more("rt/s")]).against("tokio-mt");
+        t.row("oneport", vec![Cell::Value(90.0)]);
+        t.row("tokio-mt", vec![Cell::Value(100.0)]);
+        let s = t.render();
+        assert!(s.contains("÷ tokio-mt"), "{s}");
+        let one = s.lines().find(|l| l.starts_with("| oneport")).unwrap();
+        assert!(one.contains(" 0.90 |"), "{one}");
     }
 }

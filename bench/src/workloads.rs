@@ -11,6 +11,8 @@ use crate::contenders::{self, Contender};
 use crate::harness::{self, FileJob, IdleSockets, NetJob, PipeJob, Rng};
 use crate::report::{Cell, Column, Table};
 
+mod multicore;
+
 const MIB: f64 = (1 << 20) as f64;
 
 /// The contenders and options of one run.
@@ -55,11 +57,19 @@ impl Bench {
             "timers" => self.timers(),
             "files" => self.files(),
             "pipes" => self.pipes(),
+            "multicore" => self.multicore(),
             "all" => {
                 // idle last: under Wine its thousands of polls slow every
                 // later socket operation of the wineserver.
                 for w in [
-                    "echo", "pingpong", "churn", "timers", "files", "pipes", "idle",
+                    "echo",
+                    "pingpong",
+                    "churn",
+                    "timers",
+                    "files",
+                    "pipes",
+                    "multicore",
+                    "idle",
                 ] {
                     self.run(w)?;
                 }

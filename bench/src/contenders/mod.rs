@@ -6,6 +6,7 @@ use std::io;
 use std::time::Duration;
 
 use crate::harness::{FileJob, FileOut, NetJob, NetOut, PipeJob, RawSock};
+use crate::load::Serving;
 
 mod compio;
 mod mio;
@@ -51,6 +52,12 @@ pub trait Contender {
     fn pipes(&self, _job: &PipeJob) -> Option<io::Result<NetOut>> {
         None
     }
+
+    /// Starts a TCP echo server on 127.0.0.1 that uses `cores` threads
+    /// (the multicore workload; its clients are [`crate::load`]'s).
+    fn serve_multicore(&self, _cores: usize) -> Option<io::Result<Box<dyn Serving>>> {
+        None
+    }
 }
 
 /// Every contender, oneport first (the ratios' reference).
@@ -71,4 +78,41 @@ pub fn all() -> Vec<Box<dyn Contender>> {
 /// The contender called `name`, made afresh (for a run on another thread).
 pub fn by_name(name: &str) -> Option<Box<dyn Contender>> {
     all().into_iter().find(|c| c.name() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use crate::load::{self, LoadJob};
+
+    /// Every multicore server echoes what the load checks, and stops
+    /// (every thread joined) well within a generous bound.
+    #[test]
+    fn multicore_servers_serve_and_stop() {
+        let job = LoadJob {
+            conns: 6,
+            threads: 2,
+            msg: 64,
+            rounds: 20,
+            limit: Duration::from_secs(60),
+        };
+        let mut served = Vec::new();
+        for c in super::all() {
+            let Some(server) = c.serve_multicore(2) else {
+                continue;
+            };
+            let server = server.unwrap_or_else(|e| panic!("{}: {e}", c.name()));
+            let out = load::drive(server.addr(), &job);
+            let t0 = Instant::now();
+            server
+                .stop()
+                .unwrap_or_else(|e| panic!("{}: stop: {e}", c.name()));
+            assert!(t0.elapsed() < Duration::from_secs(30), "{}", c.name());
+            let out = out.unwrap_or_else(|e| panic!("{}: {e}", c.name()));
+            assert_eq!(out.rounds, 6 * 20, "{}", c.name());
+            served.push(c.name());
+        }
+        assert_eq!(served, ["oneport", "tokio-mt", "smol"]);
+    }
 }

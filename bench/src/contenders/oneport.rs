@@ -1,20 +1,24 @@
 //! oneport: one single-threaded runtime per job; the reference of every
-//! ratio.
+//! ratio. For the multicore workload, a `Pool` with one runtime per core.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oneport::net::{TcpListener, TcpStream};
+use oneport::pool::Pool;
 
 use super::Contender;
 #[cfg(windows)]
 use crate::harness::PipeJob;
 use crate::harness::{self, ClientOut, ClientPlan, FileJob, FileOut, NetJob, NetOut};
 use crate::harness::{raw_of, RawSock};
+use crate::load::Serving;
 
 /// The oneport contender.
 pub struct Oneport;
@@ -106,6 +110,76 @@ impl Contender for Oneport {
     #[cfg(windows)]
     fn pipes(&self, job: &PipeJob) -> Option<io::Result<NetOut>> {
         Some(run(pipes(job)))
+    }
+
+    fn serve_multicore(&self, cores: usize) -> Option<io::Result<Box<dyn Serving>>> {
+        Some(PoolEcho::start(cores).map(|s| Box::new(s) as Box<dyn Serving>))
+    }
+}
+
+/// The multicore server: a `Pool` of `cores` runtimes serving one port
+/// with `Pool::serve` (a `SO_REUSEPORT` listener per runtime on Linux, one
+/// acceptor handing connections over round robin on Windows).
+struct PoolEcho {
+    pool: Pool,
+    addr: SocketAddr,
+    /// Connections each runtime got, to show how evenly they were spread.
+    per_runtime: Arc<Vec<AtomicUsize>>,
+}
+
+impl PoolEcho {
+    fn start(cores: usize) -> io::Result<PoolEcho> {
+        let pool = Pool::new(cores)?;
+        let per_runtime: Arc<Vec<AtomicUsize>> =
+            Arc::new((0..cores).map(|_| AtomicUsize::new(0)).collect());
+        let counts = per_runtime.clone();
+        let addr = pool.serve(harness::loopback(), move |s, _peer| {
+            if let Some(n) = runtime_index().and_then(|i| counts.get(i)) {
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+            async move {
+                let _ = s.set_nodelay(true);
+                let mut buf = vec![0u8; 64 << 10];
+                while let Ok(n @ 1..) = s.read(&mut buf).await {
+                    if s.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        })?;
+        Ok(PoolEcho {
+            pool,
+            addr,
+            per_runtime,
+        })
+    }
+}
+
+/// Which runtime of the pool this thread runs (its threads are named
+/// `oneport-pool-N`).
+fn runtime_index() -> Option<usize> {
+    std::thread::current()
+        .name()?
+        .strip_prefix("oneport-pool-")?
+        .parse()
+        .ok()
+}
+
+impl Serving for PoolEcho {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn stop(self: Box<Self>) -> io::Result<()> {
+        let spread: Vec<usize> = self
+            .per_runtime
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .collect();
+        eprintln!("    oneport: connections per runtime {spread:?}");
+        // Dropping the pool stops every runtime and joins its thread.
+        drop(self.pool);
+        Ok(())
     }
 }
 

@@ -1,20 +1,23 @@
 //! smol: a `LocalExecutor` driven by `smol::block_on` on this thread
-//! (async-io's reactor runs there while the executor waits).
+//! (async-io's reactor runs there while the executor waits). For the
+//! multicore workload, a shared `Executor` run by one thread per core.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use smol::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
-use smol::{Async, LocalExecutor};
+use smol::{Async, Executor, LocalExecutor};
 
 use super::Contender;
 use crate::harness::{self, ClientOut, ClientPlan, FileJob, FileOut, NetJob, NetOut};
 use crate::harness::{raw_of, RawSock};
+use crate::load::Serving;
 
 /// The smol contender.
 pub struct Smol;
@@ -114,6 +117,84 @@ impl Contender for Smol {
             total.elapsed = start.elapsed();
             Ok(total)
         }))
+    }
+
+    fn serve_multicore(&self, cores: usize) -> Option<io::Result<Box<dyn Serving>>> {
+        Some(MtEcho::start(cores).map(|s| Box::new(s) as Box<dyn Serving>))
+    }
+}
+
+/// The multicore server: one shared `Executor` run by `cores` threads
+/// (each also drives async-io's reactor while it waits), one listener.
+struct MtEcho {
+    ex: Arc<Executor<'static>>,
+    addr: SocketAddr,
+    /// Closing it ends every executor thread's `run`.
+    stop: Option<smol::channel::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl MtEcho {
+    fn start(cores: usize) -> io::Result<MtEcho> {
+        let ex = Arc::new(Executor::new());
+        let listener = smol::block_on(TcpListener::bind(harness::loopback()))?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = smol::channel::bounded::<()>(1);
+        let mut server = MtEcho {
+            ex: ex.clone(),
+            addr,
+            stop: Some(stop),
+            threads: Vec::new(),
+        };
+        for i in 0..cores {
+            let (ex, stopped) = (ex.clone(), stopped.clone());
+            let t = std::thread::Builder::new()
+                .name(format!("smol-mt-{i}"))
+                .spawn(move || {
+                    let _ = smol::block_on(ex.run(stopped.recv()));
+                })?;
+            server.threads.push(t);
+        }
+        // A weak reference: the task must not keep its own executor alive.
+        ex.spawn(serve_mt(Arc::downgrade(&ex), listener)).detach();
+        Ok(server)
+    }
+}
+
+async fn serve_mt(ex: Weak<Executor<'static>>, listener: TcpListener) {
+    while let Ok((mut s, _)) = listener.accept().await {
+        let _ = s.set_nodelay(true);
+        let Some(ex) = ex.upgrade() else { return };
+        ex.spawn(async move {
+            let mut buf = vec![0u8; 64 << 10];
+            while let Ok(n @ 1..) = s.read(&mut buf).await {
+                if s.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .detach();
+    }
+}
+
+impl Serving for MtEcho {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn stop(mut self: Box<Self>) -> io::Result<()> {
+        drop(self.stop.take());
+        let mut panicked = 0;
+        for t in self.threads.drain(..) {
+            panicked += usize::from(t.join().is_err());
+        }
+        // The last reference: dropping the executor drops every task (and
+        // with them the listener and the connections).
+        drop(self.ex);
+        match panicked {
+            0 => Ok(()),
+            n => Err(io::Error::other(format!("{n} executor thread(s) panicked"))),
+        }
     }
 }
 

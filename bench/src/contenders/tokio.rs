@@ -15,6 +15,7 @@ use super::Contender;
 use crate::harness::PipeJob;
 use crate::harness::{self, ClientOut, ClientPlan, FileJob, FileOut, NetJob, NetOut};
 use crate::harness::{raw_of, RawSock};
+use crate::load::Serving;
 
 /// The tokio contenders.
 pub struct Tokio {
@@ -132,7 +133,55 @@ impl Contender for Tokio {
     fn pipes(&self, job: &PipeJob) -> Option<io::Result<NetOut>> {
         Some(self.run(pipes(job.clone())))
     }
+
+    fn serve_multicore(&self, cores: usize) -> Option<io::Result<Box<dyn Serving>>> {
+        // Only the multi-thread scheduler can use more than one core.
+        self.multi_thread
+            .then(|| MtEcho::start(cores).map(|s| Box::new(s) as Box<dyn Serving>))
+    }
 }
+
+/// The multicore server: a multi-thread runtime with `cores` workers, one
+/// listener, a task per connection (work stealing spreads them).
+struct MtEcho {
+    rt: tokio::runtime::Runtime,
+    addr: SocketAddr,
+}
+
+impl MtEcho {
+    fn start(cores: usize) -> io::Result<MtEcho> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cores)
+            .enable_all()
+            .build()?;
+        let listener = rt.block_on(TcpListener::bind(harness::loopback()))?;
+        let addr = listener.local_addr()?;
+        rt.spawn(serve(listener));
+        Ok(MtEcho { rt, addr })
+    }
+}
+
+impl Serving for MtEcho {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn stop(self: Box<Self>) -> io::Result<()> {
+        // Cancels every task and waits for the worker threads, up to the
+        // bound; reaching it means some thread was left running.
+        let t0 = Instant::now();
+        self.rt.shutdown_timeout(STOP_BOUND);
+        if t0.elapsed() >= STOP_BOUND {
+            return Err(io::Error::other(
+                "tokio-mt: the runtime did not stop within its bound",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How long a multicore server's shutdown may take before it is left.
+const STOP_BOUND: Duration = Duration::from_secs(10);
 
 async fn net(job: &NetJob) -> io::Result<NetOut> {
     let listener = TcpListener::bind(harness::loopback()).await?;
