@@ -83,8 +83,30 @@ impl PollSlot {
         sock: RawSock,
         dir: Interest,
         cx: &mut Context<'_>,
+        op: impl FnMut() -> io::Result<T>,
+    ) -> Poll<io::Result<T>> {
+        self.poll_io_after(sock, dir, cx, false, op)
+    }
+
+    /// [`poll_io`](PollSlot::poll_io), but when `wait_first` and no wait
+    /// is parked, waits for readiness before the first call (the caller
+    /// knows the call would say `WouldBlock`).
+    pub(crate) fn poll_io_after<T>(
+        &self,
+        sock: RawSock,
+        dir: Interest,
+        cx: &mut Context<'_>,
+        wait_first: bool,
         mut op: impl FnMut() -> io::Result<T>,
     ) -> Poll<io::Result<T>> {
+        if wait_first {
+            let p = self.parked.take();
+            self.parked.set(Some(p.unwrap_or_else(|| Parked {
+                wait: Box::pin(wait(sock, dir)),
+                waker: cx.waker().clone(),
+                displaced: None,
+            })));
+        }
         loop {
             if let Some(mut p) = self.parked.take() {
                 if !p.waker.will_wake(cx.waker()) {

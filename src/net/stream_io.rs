@@ -7,6 +7,7 @@
 //! abandoned waits and report busy or closed exactly the same way; the
 //! public types add only what is specific to their address family.
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::ops::Deref;
 use std::task::{Context, Poll};
@@ -20,6 +21,12 @@ pub(crate) struct StreamIo<S: AsRawSock> {
     // Declared first so their waits are cancelled before the socket closes.
     read_slot: PollSlot,
     write_slot: PollSlot,
+    /// The last read returned less than it was asked for: the receive
+    /// queue was empty when it returned, so the next read waits first
+    /// instead of making a call that would only say `WouldBlock`. Only a
+    /// hint: waits check the socket's state when they are armed, so a
+    /// byte that arrived meanwhile ends the wait at once.
+    drained: Cell<bool>,
     sock: Closing<S>,
 }
 
@@ -43,6 +50,7 @@ where
         StreamIo {
             read_slot: PollSlot::default(),
             write_slot: PollSlot::default(),
+            drained: Cell::new(false),
             sock: Closing::new(sock),
         }
     }
@@ -53,6 +61,7 @@ where
             read_slot,
             write_slot,
             sock,
+            ..
         } = self;
         drop((read_slot, write_slot));
         sock.into_inner()
@@ -92,9 +101,21 @@ where
         .await
     }
 
+    /// Notes whether a read of `asked` bytes drained the receive queue.
+    fn note_read(&self, r: &io::Result<usize>, asked: usize) {
+        self.drained.set(matches!(r, Ok(n) if *n > 0 && *n < asked));
+    }
+
     /// Reads into `buf`, waiting until at least one byte (or end of stream).
     pub(crate) async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read_with(|mut s| s.read(buf)).await
+        if self.drained.replace(false) && !buf.is_empty() {
+            self.read_slot.release();
+            lowlevel::wait_readable(self.sock.raw_sock()).await?;
+        }
+        let asked = buf.len();
+        let r = self.read_with(|mut s| s.read(buf)).await;
+        self.note_read(&r, asked);
+        r
     }
 
     /// Writes some of `buf`, waiting until the socket takes at least one byte.
@@ -144,8 +165,20 @@ where
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let raw = self.sock.raw_sock();
-        self.read_slot
-            .poll_io(raw, Interest::Read, cx, || (&*self.sock).read(buf))
+        let asked = buf.len();
+        let wait_first = self.drained.get() && asked > 0;
+        let r = self
+            .read_slot
+            .poll_io_after(raw, Interest::Read, cx, wait_first, || {
+                (&*self.sock).read(buf)
+            });
+        if let Poll::Ready(r) = &r {
+            self.note_read(r, asked);
+        } else {
+            // Parked: the wait's end says there is something to read.
+            self.drained.set(false);
+        }
+        r
     }
 
     /// `AsyncWrite::poll_write`, parking in the write slot.
