@@ -101,6 +101,37 @@ where
         .await
     }
 
+    /// Finishes a nonblocking `connect` whose first call returned
+    /// `started`: waits until the socket is writable, then reports the
+    /// connect's error (`take_error`) or checks that it has a peer
+    /// (`peer`, which says `NotConnected` while still connecting).
+    pub(crate) async fn finish_connect<A>(
+        &self,
+        started: io::Result<()>,
+        take_error: impl Fn(&S) -> io::Result<Option<io::Error>>,
+        peer: impl Fn(&S) -> io::Result<A>,
+    ) -> io::Result<()> {
+        match started {
+            Ok(()) => return Ok(()),
+            Err(e) if crate::sys::connect_in_progress(&e) => {}
+            Err(e) => return Err(e),
+        }
+        let raw = self.sock.raw_sock();
+        loop {
+            lowlevel::wait_writable(raw).await?;
+            if let Some(e) = take_error(&self.sock)? {
+                return Err(e);
+            }
+            // Writable with no error means connected; a socket still
+            // connecting has no peer yet, so wait again.
+            match peer(&self.sock) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Notes whether a read of `asked` bytes drained the receive queue.
     fn note_read(&self, r: &io::Result<usize>, asked: usize) {
         self.drained.set(matches!(r, Ok(n) if *n > 0 && *n < asked));

@@ -9,7 +9,6 @@ use super::addr;
 use super::readiness::AsRawSock;
 use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use super::stream_io::StreamIo;
-use crate::lowlevel;
 
 /// A TCP connection: `read`/`write` as `async fn`s, and
 /// [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`] for it and for
@@ -55,25 +54,12 @@ impl TcpStream {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_nonblocking(true)?;
         let stream = TcpStream::from_nonblocking(socket.into());
-        match SockRef::from(&*stream.sock).connect(&addr.into()) {
-            Ok(()) => return Ok(stream),
-            Err(e) if crate::sys::connect_in_progress(&e) => {}
-            Err(e) => return Err(e),
-        }
-        let raw = stream.sock.raw_sock();
-        loop {
-            lowlevel::wait_writable(raw).await?;
-            if let Some(e) = stream.sock.take_error()? {
-                return Err(e);
-            }
-            // Writable with no error means connected; a socket still
-            // connecting has no peer yet, so wait again.
-            match stream.sock.peer_addr() {
-                Ok(_) => return Ok(stream),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let started = SockRef::from(&*stream.sock).connect(&addr.into());
+        stream
+            .sock
+            .finish_connect(started, |s| s.take_error(), |s| s.peer_addr())
+            .await?;
+        Ok(stream)
     }
 
     /// Wraps a connected standard stream, switching it to nonblocking mode.

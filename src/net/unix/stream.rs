@@ -9,7 +9,6 @@ use socket2::SockAddr;
 use super::super::readiness::AsRawSock;
 use super::super::stream_io::StreamIo;
 use super::UnixSocketAddr;
-use crate::lowlevel;
 use crate::sys::uds::{self, StreamSock};
 
 /// A connected Unix stream socket: `read`/`write` as `async fn`s, and
@@ -42,27 +41,14 @@ impl UnixStream {
         let socket = uds::stream_socket()?;
         socket.set_nonblocking(true)?;
         let stream = UnixStream::from_nonblocking(uds::stream_from_socket(socket));
-        match socket2::SockRef::from(&*stream.sock).connect(&addr) {
-            Ok(()) => return Ok(stream),
-            Err(e) if crate::sys::connect_in_progress(&e) => {}
-            Err(e) => return Err(e),
-        }
-        // Not on Linux, where a Unix connect completes or fails at once;
-        // elsewhere (Windows) it may finish later, like TCP.
-        let raw = stream.sock.raw_sock();
-        loop {
-            lowlevel::wait_writable(raw).await?;
-            if let Some(e) = stream.sock.take_error()? {
-                return Err(e);
-            }
-            // Writable with no error means connected; a socket still
-            // connecting has no peer yet, so wait again.
-            match stream.sock.peer_addr() {
-                Ok(_) => return Ok(stream),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
-                Err(e) => return Err(e),
-            }
-        }
+        // On Linux a Unix connect completes or fails at once; elsewhere
+        // (Windows) it may finish later, like TCP.
+        let started = socket2::SockRef::from(&*stream.sock).connect(&addr);
+        stream
+            .sock
+            .finish_connect(started, |s| s.take_error(), |s| s.peer_addr())
+            .await?;
+        Ok(stream)
     }
 
     /// A pair of streams connected to each other (`socketpair`).
