@@ -13,11 +13,14 @@ use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use std::thread::ThreadId;
 
 use crate::lowlevel::{self, Interest, RawSock};
+use crate::runtime::current_thread_id;
 pub(crate) use crate::sys::AsRawSock;
 
 /// A wait for `sock` to be ready in `dir`.
@@ -47,12 +50,73 @@ pub(crate) async fn retry<T>(
 
 /// A readiness wait kept between polls of a poll-based operation, with the
 /// waker of the poll that last asked for it.
+///
+/// The wait belongs to the runtime of the thread that parked it (it holds
+/// that runtime), so it is polled and dropped only on that thread: a
+/// socket moved to another thread with a wait parked gives the wait up
+/// there without touching it (see its `Drop`).
 struct Parked {
-    wait: Pin<Box<dyn Future<Output = io::Result<()>>>>,
+    owner: ThreadId,
+    wait: ManuallyDrop<Pin<Box<dyn Future<Output = io::Result<()>>>>>,
     waker: Waker,
     /// The waker this wait was taken over from, while its owner has not
     /// been back: if it comes back, two tasks are polling at once.
     displaced: Option<Waker>,
+}
+
+// SAFETY: the only `!Send` part is `wait`, and it is polled and dropped
+// only on `owner`, the thread whose runtime it belongs to: `poll_io`
+// checks the thread before polling it, and `Drop` leaks it on any other
+// thread instead of dropping it. The wakers are `Send`.
+unsafe impl Send for Parked {}
+
+impl Parked {
+    fn new(sock: RawSock, dir: Interest, waker: &Waker) -> Parked {
+        Parked {
+            owner: current_thread_id(),
+            wait: ManuallyDrop::new(Box::pin(wait(sock, dir))),
+            waker: waker.clone(),
+            displaced: None,
+        }
+    }
+
+    fn at_home(&self) -> bool {
+        self.owner == current_thread_id()
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        if self.at_home() {
+            // SAFETY: dropped once, here, on the thread it belongs to;
+            // `wait` is not used after this.
+            unsafe { ManuallyDrop::drop(&mut self.wait) };
+        } else {
+            // Dropping it here would touch its runtime's reference counts
+            // from a foreign thread. Leaking it keeps that runtime's state
+            // (not its tasks) alive; it only happens to a socket moved
+            // between threads in the middle of a poll-based operation.
+            log::warn!(
+                target: "oneport",
+                "a socket was moved to another thread while a poll-based read or write \
+                 was waiting on its old runtime; that wait is leaked"
+            );
+        }
+    }
+}
+
+/// The error of a poll that finds its socket's wait parked by another
+/// thread's runtime.
+fn moved_mid_wait(dir: Interest) -> io::Error {
+    let what = match dir {
+        Interest::Read => "read",
+        Interest::Write => "write",
+    };
+    io::Error::other(format!(
+        "oneport: this socket was moved to another thread while a poll-based {what} \
+         was waiting on the old thread's runtime; that wait is given up (poll again to \
+         wait on this thread's runtime)"
+    ))
 }
 
 /// Where the poll-based I/O of one direction of a socket keeps its wait.
@@ -101,14 +165,16 @@ impl PollSlot {
     ) -> Poll<io::Result<T>> {
         if wait_first {
             let p = self.parked.take();
-            self.parked.set(Some(p.unwrap_or_else(|| Parked {
-                wait: Box::pin(wait(sock, dir)),
-                waker: cx.waker().clone(),
-                displaced: None,
-            })));
+            self.parked.set(Some(
+                p.unwrap_or_else(|| Parked::new(sock, dir, cx.waker())),
+            ));
         }
         loop {
             if let Some(mut p) = self.parked.take() {
+                if !p.at_home() {
+                    drop(p);
+                    return Poll::Ready(Err(moved_mid_wait(dir)));
+                }
                 if !p.waker.will_wake(cx.waker()) {
                     if p.displaced
                         .as_ref()
@@ -134,11 +200,9 @@ impl PollSlot {
                 }
             }
             match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.parked.set(Some(Parked {
-                    wait: Box::pin(wait(sock, dir)),
-                    waker: cx.waker().clone(),
-                    displaced: None,
-                })),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.parked.set(Some(Parked::new(sock, dir, cx.waker())))
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => return Poll::Ready(r),
             }
@@ -148,8 +212,9 @@ impl PollSlot {
     /// Cancels the parked wait, if any, and wakes whoever parked it.
     pub(crate) fn release(&self) {
         if let Some(p) = self.parked.take() {
-            drop(p.wait);
-            p.waker.wake();
+            let waker = p.waker.clone();
+            drop(p);
+            waker.wake();
         }
     }
 }

@@ -20,10 +20,16 @@ use super::stream_io::StreamIo;
 /// runtime wakes tasks still waiting on it with
 /// [`ClosedResource`](crate::ClosedResource), then closes it.
 ///
-/// A `TcpStream` belongs to the runtime of its thread (it is not `Send`: the
-/// poll-based traits keep their waits in it). To hand a connection to a
-/// runtime on another thread, send [`TcpStream::into_std`] and rebuild it
-/// there with [`TcpStream::from_std`].
+/// A `TcpStream` is `Send`: a connection accepted or connected on one
+/// runtime can be moved to a runtime on another thread (a
+/// [`Pool`](crate::pool::Pool)'s, say) and used there; waits are one-shot
+/// and taken on the runtime of the thread that polls. It is not `Sync`
+/// (the poll-based traits keep their waits in it). Moved in the middle of
+/// a poll-based read or write, while that wait is still parked on the old
+/// runtime, the next poll on the new thread returns an error saying so and
+/// the old wait is given up (leaked, with a warning through `log`, since
+/// it may only be dropped on its own thread); polls after that work.
+/// Moving between awaits, as a `Send` future does, never hits this.
 pub struct TcpStream {
     sock: StreamIo<std::net::TcpStream>,
 }

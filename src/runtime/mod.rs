@@ -50,7 +50,7 @@ pub use task::{
 };
 pub(crate) use timers::TimerKey;
 
-pub(crate) use queue::Shared;
+pub(crate) use queue::{current_thread_id, Shared};
 use timers::Timers;
 
 /// A oneport runtime: one I/O driver (a completion port on Windows, an epoll

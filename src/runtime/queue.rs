@@ -161,7 +161,7 @@ impl Shared {
 
 /// This thread's id, cached: every wake asks, and `thread::current()`
 /// costs a reference count round trip each time.
-fn current_thread_id() -> ThreadId {
+pub(crate) fn current_thread_id() -> ThreadId {
     thread_local! {
         static ID: ThreadId = thread::current().id();
     }

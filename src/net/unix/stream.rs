@@ -18,9 +18,8 @@ use crate::sys::uds::{self, StreamSock};
 /// Like [`TcpStream`](crate::net::TcpStream): a second task reading (or
 /// writing) while one already waits gets `io::ErrorKind::ResourceBusy`;
 /// dropping the stream inside a runtime wakes its waiters with
-/// [`ClosedResource`](crate::ClosedResource). It is not `Send`; on Unix,
-/// move the socket from `into_std` to another thread and `from_std` it
-/// there instead.
+/// [`ClosedResource`](crate::ClosedResource). It is `Send`, with the same
+/// rule as `TcpStream` for a move in the middle of a poll-based wait.
 pub struct UnixStream {
     sock: StreamIo<StreamSock>,
 }
