@@ -651,3 +651,23 @@ fn socket_options_round_trip() {
         c.shutdown(Shutdown::Both).unwrap();
     });
 }
+
+/// A read into an empty buffer returns 0 at once (no data is waiting, the
+/// stream is open): every read form, TCP and Unix alike.
+#[test]
+fn an_empty_read_returns_zero_at_once_with_nothing_to_read() {
+    test(|| async {
+        let (a, mut b) = pair().await;
+        let mut empty = [0u8; 0];
+        let r = oneport::time::timeout(Duration::from_secs(20), a.read(&mut empty)).await;
+        assert_eq!(r.expect("read(&mut []) waited").unwrap(), 0);
+        let r = poll_fn(|cx| Pin::new(&mut b).poll_read(cx, &mut empty));
+        let r = oneport::time::timeout(Duration::from_secs(20), r).await;
+        assert_eq!(r.expect("poll_read(&mut []) waited").unwrap(), 0);
+        // The stream is still fine afterwards.
+        a.write_all(b"x").await.unwrap();
+        let mut one = [0u8; 1];
+        read_exact(&mut b, &mut one).await.unwrap();
+        assert_eq!(&one, b"x");
+    });
+}

@@ -138,8 +138,13 @@ where
     }
 
     /// Reads into `buf`, waiting until at least one byte (or end of stream).
+    /// An empty `buf` reads nothing and returns 0 at once (a zero-length
+    /// receive on a stream socket would wait for data on some systems).
     pub(crate) async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.drained.replace(false) && !buf.is_empty() {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.drained.replace(false) {
             self.read_slot.release();
             lowlevel::wait_readable(self.sock.raw_sock()).await?;
         }
@@ -195,9 +200,12 @@ where
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
         let raw = self.sock.raw_sock();
         let asked = buf.len();
-        let wait_first = self.drained.get() && asked > 0;
+        let wait_first = self.drained.get();
         let r = self
             .read_slot
             .poll_io_after(raw, Interest::Read, cx, wait_first, || {
