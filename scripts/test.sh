@@ -50,6 +50,9 @@ suite wine cargo test --workspace --target "$win" --no-fail-fast
 check fmt cargo fmt --all -- --check
 check clippy-native cargo clippy --workspace --all-targets --quiet -- -D warnings
 check clippy-windows cargo clippy --workspace --all-targets --quiet --target "$win" -- -D warnings
+# The API docs build without a warning (broken or redundant links) on both targets.
+check doc-native env RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p oneport
+check doc-windows env RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p oneport --target "$win"
 # Benchmark smoke runs (debug build, --quick: seconds each; see BENCHMARKS.md)
 check bench-smoke cargo run -q -p oneport-bench -- all --quick
 check bench-smoke-wine cargo run -q -p oneport-bench --target "$win" -- all --quick

@@ -1,7 +1,7 @@
 //! hyper on oneport: the three pieces hyper asks its runtime for.
 //!
 //! hyper 1.x owns no runtime. A connection needs an I/O object with
-//! [`hyper::rt::Read`](::hyper::rt::Read) and [`Write`](::hyper::rt::Write),
+//! [`hyper::rt::Read`] and [`Write`](::hyper::rt::Write),
 //! an executor for the tasks HTTP/2 spawns, and a timer for its
 //! keep-alive and header-read timeouts. Without a timer hyper has no
 //! timeouts at all, so a client that sends half a request holds its

@@ -16,7 +16,7 @@
 //!   posts a completion packet to the port of every runtime with a waiting
 //!   [`ctrl_c`], under that waiter's own completion key.
 //!
-//! On Unix, [`unix::signal`] gives a stream of any catchable signal
+//! On Unix, `unix::signal` gives a stream of any catchable signal
 //! (`SIGTERM`, `SIGHUP`, `SIGUSR1`...) on the same machinery.
 //!
 //! What catching changes, per platform: on Linux, once a `ctrl_c` has been
