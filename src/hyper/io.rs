@@ -1,11 +1,12 @@
 //! hyper's I/O traits over `futures-io`: the [`Io`] wrapper, and the same
 //! traits directly on oneport's own streams.
 //!
-//! hyper reads into memory it has not initialised (a `ReadBufCursor`),
-//! while `futures-io` readers take an initialised `&mut [u8]`. The bridge
-//! zeroes the part of hyper's buffer it lends out, at most
-//! [`READ_CHUNK`] bytes a call, so that the cost stays bounded however
-//! large hyper's buffer grows.
+//! hyper reads into memory it has not initialised (a `ReadBufCursor`).
+//! oneport's own streams receive into it directly. Other `futures-io`
+//! readers take an initialised `&mut [u8]`, so for them [`Io`] zeroes the
+//! part of hyper's buffer it lends out, at most [`READ_CHUNK`] bytes a
+//! call, so that the cost stays bounded however large hyper's buffer
+//! grows.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -128,12 +129,29 @@ impl<T: AsyncWrite + Unpin> ::hyper::rt::Write for Io<T> {
 macro_rules! hyper_io_for {
     ($t:ty) => {
         impl ::hyper::rt::Read for $t {
+            /// Straight into hyper's buffer: the socket writes it, nothing
+            /// zeroes it first.
             fn poll_read(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
-                buf: ReadBufCursor<'_>,
+                mut buf: ReadBufCursor<'_>,
             ) -> Poll<io::Result<()>> {
-                read_into(self, cx, buf)
+                // SAFETY: the kernel only writes into this slice (recv), and
+                // nothing through it is de-initialised.
+                let unfilled = unsafe { buf.as_mut() };
+                let len = unfilled.len();
+                match self.poll_read_uninit(cx, unfilled) {
+                    Poll::Ready(Ok(n)) => {
+                        debug_assert!(n <= len);
+                        // SAFETY: recv initialised the first `n` bytes of
+                        // the unfilled part (`n <= len`: recv never returns
+                        // more than it was given).
+                        unsafe { buf.advance(n.min(len)) };
+                        Poll::Ready(Ok(()))
+                    }
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                    Poll::Pending => Poll::Pending,
+                }
             }
         }
 

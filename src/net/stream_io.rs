@@ -9,6 +9,8 @@
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
+#[cfg(feature = "hyper")]
+use std::mem::MaybeUninit;
 use std::ops::Deref;
 use std::task::{Context, Poll};
 
@@ -200,17 +202,42 @@ where
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
+        let asked = buf.len();
+        self.poll_read_with(cx, asked, || (&*self.sock).read(buf))
+    }
+
+    /// [`poll_read`](StreamIo::poll_read) into memory that need not be
+    /// initialised (hyper's read buffers): the kernel writes it, nothing
+    /// zeroes it first. On `Ok(n)`, the first `n` bytes of `buf` are
+    /// initialised.
+    #[cfg(feature = "hyper")]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>>
+    where
+        for<'a> socket2::SockRef<'a>: From<&'a S>,
+    {
+        let asked = buf.len();
+        self.poll_read_with(cx, asked, || socket2::SockRef::from(&*self.sock).recv(buf))
+    }
+
+    /// The read loop of both poll forms: `op` reads at most `asked` bytes.
+    fn poll_read_with(
+        &self,
+        cx: &mut Context<'_>,
+        asked: usize,
+        op: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        if asked == 0 {
             return Poll::Ready(Ok(0));
         }
         let raw = self.sock.raw_sock();
-        let asked = buf.len();
         let wait_first = self.drained.get();
         let r = self
             .read_slot
-            .poll_io_after(raw, Interest::Read, cx, wait_first, || {
-                (&*self.sock).read(buf)
-            });
+            .poll_io_after(raw, Interest::Read, cx, wait_first, op);
         if let Poll::Ready(r) = &r {
             self.note_read(r, asked);
         } else {
