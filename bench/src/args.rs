@@ -56,6 +56,17 @@ pub struct Opts {
     pub mc_rounds: u64,
     /// Repetitions of each multicore case.
     pub mc_reps: usize,
+    /// Keep-alive connection counts of the http workload.
+    pub http_conns: Vec<usize>,
+    /// Time bound of one http case's measured part.
+    pub http_duration: Duration,
+    /// Measured requests at most in one http case, all connections
+    /// together (each gets its share, rounded up).
+    pub http_requests: u64,
+    /// Repetitions of each http case.
+    pub http_reps: usize,
+    /// Client threads of the http load.
+    pub http_client_threads: usize,
     /// Upper bound on the wall time of one contender in one case.
     pub case_limit: Duration,
     /// Only run these contenders (by name), when given.
@@ -88,6 +99,11 @@ impl Opts {
             mc_msg: 64,
             mc_rounds: pick(quick, 5_000, 25),
             mc_reps: 3,
+            http_conns: pick(quick, vec![1, 10, 100, 1_000], vec![1, 10]),
+            http_duration: Duration::from_secs(2),
+            http_requests: pick(quick, u64::MAX, 200),
+            http_reps: 3,
+            http_client_threads: 1,
             case_limit: Duration::from_secs(pick(quick, 10, 2)),
             only: None,
         }
@@ -97,7 +113,7 @@ impl Opts {
 /// The usage text printed for `help` or a bad argument.
 pub const USAGE: &str = "\
 usage: oneport-bench WORKLOAD [flags]
-workloads: echo pingpong churn idle timers files pipes multicore all
+workloads: echo pingpong churn idle timers files pipes multicore http all
 flags (defaults in brackets; --quick shrinks every default to a smoke run):
   --quick                    smoke-run sizes (a few seconds in all)
   --only a,b                 only these contenders (oneport, tokio-ct, tokio-mt, mio, smol, std)
@@ -123,6 +139,11 @@ flags (defaults in brackets; --quick shrinks every default to a smoke run):
   --mc-msg BYTES             multicore: message size, at most 4K [64]
   --mc-rounds N              multicore: round trips per connection [5000]
   --mc-reps N                multicore: repetitions of each case [3]
+  --http-conns 1,10,100,1000 http: keep-alive connection counts [1,10,100,1000]
+  --http-secs F              http: seconds of requests per case [2]
+  --http-requests N          http: requests per case at most, over all its connections [no bound; 200 with --quick]
+  --http-reps N              http: repetitions of each case [3]
+  --http-client-threads N    http: client threads (a mio loop each) [1]
   --case-limit-secs N        time bound per contender and case [10]";
 
 /// The largest echo message: write-then-read must fit the socket buffers.
@@ -182,6 +203,11 @@ pub fn parse(args: &[String]) -> Result<(String, Opts), String> {
             "mc-msg" => o.mc_msg = size(name, v)? as usize,
             "mc-rounds" => o.mc_rounds = size(name, v)?,
             "mc-reps" => o.mc_reps = size(name, v)? as usize,
+            "http-conns" => o.http_conns = list(name, v)?,
+            "http-secs" => o.http_duration = Duration::from_secs_f64(positive(name, v)?),
+            "http-requests" => o.http_requests = size(name, v)?,
+            "http-reps" => o.http_reps = size(name, v)? as usize,
+            "http-client-threads" => o.http_client_threads = size(name, v)? as usize,
             "case-limit-secs" => o.case_limit = Duration::from_secs_f64(num(name, v)?),
             _ => return Err(format!("unknown flag --{name}")),
         }
@@ -196,11 +222,17 @@ pub fn parse(args: &[String]) -> Result<(String, Opts), String> {
         ("--mc-msg", o.mc_msg),
         ("--mc-reps", o.mc_reps),
         ("--mc-rounds", o.mc_rounds as usize),
+        ("--http-requests", o.http_requests.min(1) as usize),
+        ("--http-reps", o.http_reps),
+        ("--http-client-threads", o.http_client_threads),
     ];
     for (name, v) in positive {
         if v == 0 {
             return Err(format!("{name} must be at least 1"));
         }
+    }
+    if o.http_conns.is_empty() || o.http_conns.contains(&0) {
+        return Err("--http-conns: every count must be at least 1".into());
     }
     if o.echo_sizes.contains(&0) || o.file_blocks.contains(&0) || o.pipe_sizes.contains(&0) {
         return Err("message and block sizes must be at least 1 byte".into());
@@ -229,6 +261,14 @@ fn pick<T>(quick: bool, full: T, small: T) -> T {
         small
     } else {
         full
+    }
+}
+
+/// A finite number above zero.
+fn positive(name: &str, v: &str) -> Result<f64, String> {
+    match num(name, v)? {
+        x if x > 0.0 && x.is_finite() => Ok(x),
+        _ => Err(format!("--{name} must be a positive number")),
     }
 }
 
@@ -283,6 +323,9 @@ mod tests {
         assert!(o.quick);
         assert_eq!(o.echo_sizes, vec![1, 2048]);
         assert_eq!(o.only.unwrap(), vec!["oneport", "mio"]);
+        let (_, o) = parse(&args("http --quick --http-conns 1,1K")).unwrap();
+        assert_eq!(o.http_conns, vec![1, 1024]);
+        assert_eq!(o.http_requests, 200);
     }
 
     #[test]
@@ -294,5 +337,9 @@ mod tests {
         assert!(parse(&args("echo --echo-sizes 1M")).is_err());
         assert!(parse(&args("multicore --mc-msg 1M")).is_err());
         assert!(parse(&args("multicore --mc-cores 0")).is_err());
+        assert!(parse(&args("http --http-conns 0,10")).is_err());
+        assert!(parse(&args("http --http-secs -1")).is_err());
+        assert!(parse(&args("http --http-reps 0")).is_err());
+        assert!(parse(&args("http --http-requests 0")).is_err());
     }
 }

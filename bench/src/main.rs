@@ -1,10 +1,14 @@
 //! `oneport-bench`: oneport side by side with tokio (current-thread and
-//! multi-thread), a hand-written mio loop, smol and std threads, on the same
-//! workloads in the same process. See BENCHMARKS.md at the repository root.
+//! multi-thread), a hand-written mio loop, smol, compio and std threads, on
+//! the same workloads in the same process (hyper servers on oneport, tokio
+//! current-thread and smol for the http workload). See BENCHMARKS.md at the
+//! repository root.
 
 mod args;
 mod contenders;
 mod harness;
+mod httpload;
+mod httpserve;
 mod load;
 mod report;
 mod workloads;

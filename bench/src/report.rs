@@ -25,6 +25,9 @@ pub struct Column {
     pub name: String,
     /// More is better (throughput) or less is better (time, latency).
     pub higher_is_better: bool,
+    /// Whether it gets a ratio column (not for a figure about the
+    /// measurement itself, such as its spread).
+    pub ratio: bool,
 }
 
 impl Column {
@@ -33,6 +36,7 @@ impl Column {
         Column {
             name: name.into(),
             higher_is_better: true,
+            ratio: true,
         }
     }
     /// A column where less is better.
@@ -40,6 +44,16 @@ impl Column {
         Column {
             name: name.into(),
             higher_is_better: false,
+            ratio: true,
+        }
+    }
+    /// A column about the measurement (neither better nor worse), without
+    /// a ratio column.
+    pub fn info(name: impl Into<String>) -> Column {
+        Column {
+            name: name.into(),
+            higher_is_better: false,
+            ratio: false,
         }
     }
 }
@@ -86,6 +100,10 @@ impl Table {
             .map(|(_, c)| c);
         let mut head = vec!["contender".to_string()];
         for c in &self.columns {
+            if !c.ratio {
+                head.push(c.name.clone());
+                continue;
+            }
             head.push(format!(
                 "{} {}",
                 c.name,
@@ -98,6 +116,9 @@ impl Table {
             let mut line = vec![name.clone()];
             for (i, cell) in cells.iter().enumerate() {
                 line.push(fmt_cell(cell));
+                if !self.columns[i].ratio {
+                    continue;
+                }
                 let ratio = match (cell, reference.map(|r| &r[i])) {
                     (Cell::Value(v), Some(Cell::Value(r))) if *r != 0.0 => format!("{:.2}", v / r),
                     _ => "-".into(),
@@ -186,5 +207,18 @@ mod tests {
         assert!(s.contains("÷ tokio-mt"), "{s}");
         let one = s.lines().find(|l| l.starts_with("| oneport")).unwrap();
         assert!(one.contains(" 0.90 |"), "{one}");
+    }
+
+    #[test]
+    fn info_columns_have_no_ratio() {
+        let mut t = Table::new("t", vec![Column::more("rt/s"), Column::info("spread %")]);
+        t.row("oneport", vec![Cell::Value(90.0), Cell::Value(4.0)]);
+        let s = t.render();
+        let head = s.lines().find(|l| l.starts_with("| contender")).unwrap();
+        assert_eq!(head.matches('÷').count(), 1, "{head}");
+        assert!(head.ends_with("| spread % |"), "{head}");
+        let one = s.lines().find(|l| l.starts_with("| oneport")).unwrap();
+        let cells: Vec<&str> = one.split('|').map(str::trim).collect();
+        assert_eq!(cells, ["", "oneport", "90.0", "1.00", "4.00", ""], "{one}");
     }
 }

@@ -11,6 +11,7 @@ use crate::contenders::{self, Contender};
 use crate::harness::{self, FileJob, IdleSockets, NetJob, PipeJob, Rng};
 use crate::report::{Cell, Column, Table};
 
+mod http;
 mod multicore;
 
 const MIB: f64 = (1 << 20) as f64;
@@ -58,6 +59,7 @@ impl Bench {
             "files" => self.files(),
             "pipes" => self.pipes(),
             "multicore" => self.multicore(),
+            "http" => self.http(),
             "all" => {
                 // idle last: under Wine its thousands of polls slow every
                 // later socket operation of the wineserver.
@@ -69,6 +71,7 @@ impl Bench {
                     "files",
                     "pipes",
                     "multicore",
+                    "http",
                     "idle",
                 ] {
                     self.run(w)?;

@@ -12,6 +12,7 @@ mod compio;
 mod mio;
 mod oneport;
 mod smol;
+mod smol_hyper;
 mod threads;
 mod tokio;
 
@@ -56,6 +57,13 @@ pub trait Contender {
     /// Starts a TCP echo server on 127.0.0.1 that uses `cores` threads
     /// (the multicore workload; its clients are [`crate::load`]'s).
     fn serve_multicore(&self, _cores: usize) -> Option<io::Result<Box<dyn Serving>>> {
+        None
+    }
+
+    /// Starts a single-threaded hyper HTTP/1.1 server on 127.0.0.1 on a
+    /// thread of its own (the http workload; its clients are
+    /// [`crate::httpload`]'s).
+    fn serve_http(&self) -> Option<io::Result<Box<dyn Serving>>> {
         None
     }
 }
@@ -114,5 +122,35 @@ mod tests {
             served.push(c.name());
         }
         assert_eq!(served, ["oneport", "tokio-mt", "smol"]);
+    }
+
+    /// Every http server answers what the load checks over keep-alive
+    /// connections, and stops (its thread joined) within a generous bound.
+    #[test]
+    fn http_servers_serve_and_stop() {
+        let job = crate::httpload::HttpJob {
+            conns: 4,
+            threads: 2,
+            requests: 25,
+            duration: Duration::from_secs(60),
+            setup_limit: Duration::from_secs(60),
+        };
+        let mut served = Vec::new();
+        for c in super::all() {
+            let Some(server) = c.serve_http() else {
+                continue;
+            };
+            let server = server.unwrap_or_else(|e| panic!("{}: {e}", c.name()));
+            let out = crate::httpload::drive(server.addr(), &job);
+            let t0 = Instant::now();
+            server
+                .stop()
+                .unwrap_or_else(|e| panic!("{}: stop: {e}", c.name()));
+            assert!(t0.elapsed() < Duration::from_secs(30), "{}", c.name());
+            let out = out.unwrap_or_else(|e| panic!("{}: {e}", c.name()));
+            assert_eq!(out.requests, 4 * 25, "{}", c.name());
+            served.push(c.name());
+        }
+        assert_eq!(served, ["oneport", "tokio-ct", "smol"]);
     }
 }

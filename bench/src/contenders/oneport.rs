@@ -18,6 +18,7 @@ use super::Contender;
 use crate::harness::PipeJob;
 use crate::harness::{self, ClientOut, ClientPlan, FileJob, FileOut, NetJob, NetOut};
 use crate::harness::{raw_of, RawSock};
+use crate::httpserve::{self, ServerThread};
 use crate::load::Serving;
 
 /// The oneport contender.
@@ -114,6 +115,33 @@ impl Contender for Oneport {
 
     fn serve_multicore(&self, cores: usize) -> Option<io::Result<Box<dyn Serving>>> {
         Some(PoolEcho::start(cores).map(|s| Box::new(s) as Box<dyn Serving>))
+    }
+
+    fn serve_http(&self) -> Option<io::Result<Box<dyn Serving>>> {
+        Some(ServerThread::start("oneport", |l, stop| {
+            run(async move {
+                let l = TcpListener::from_std(l)?;
+                smol::future::or(serve_http(l), httpserve::stopped(stop)).await
+            })
+        }))
+    }
+}
+
+/// The http workload's server: a task per connection, each hyper's
+/// HTTP/1.1 code straight on oneport's `TcpStream` (it has hyper's I/O
+/// traits), timeouts on oneport's timer. Runs until accepting fails.
+async fn serve_http(l: TcpListener) -> io::Result<()> {
+    loop {
+        let (s, _) = l.accept().await?;
+        s.set_nodelay(true)?;
+        oneport::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(oneport::hyper::Timer)
+                .header_read_timeout(httpserve::HEADER_TIMEOUT)
+                .serve_connection(s, hyper::service::service_fn(httpserve::hello))
+                .await;
+        })
+        .detach();
     }
 }
 

@@ -14,9 +14,11 @@ use smol::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 use smol::{Async, Executor, LocalExecutor};
 
+use super::smol_hyper::{SmolIo, SmolTimer};
 use super::Contender;
 use crate::harness::{self, ClientOut, ClientPlan, FileJob, FileOut, NetJob, NetOut};
 use crate::harness::{raw_of, RawSock};
+use crate::httpserve::{self, ServerThread};
 use crate::load::Serving;
 
 /// The smol contender.
@@ -121,6 +123,34 @@ impl Contender for Smol {
 
     fn serve_multicore(&self, cores: usize) -> Option<io::Result<Box<dyn Serving>>> {
         Some(MtEcho::start(cores).map(|s| Box::new(s) as Box<dyn Serving>))
+    }
+
+    fn serve_http(&self) -> Option<io::Result<Box<dyn Serving>>> {
+        Some(ServerThread::start("smol", |l, stop| {
+            run(|ex| async move {
+                let l = Async::new(l)?;
+                smol::future::or(serve_http(ex, l), httpserve::stopped(stop)).await
+            })
+            // `run` dropped the executor, and with it every connection.
+        }))
+    }
+}
+
+/// The http workload's server: a task per connection on the local
+/// executor, each hyper's HTTP/1.1 code on `Async<TcpStream>` through
+/// [`SmolIo`], timeouts on smol's timers. Runs until accepting fails.
+async fn serve_http(ex: Ex, l: Async<std::net::TcpListener>) -> io::Result<()> {
+    loop {
+        let (s, _) = l.accept().await?;
+        s.get_ref().set_nodelay(true)?;
+        ex.spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(SmolTimer)
+                .header_read_timeout(httpserve::HEADER_TIMEOUT)
+                .serve_connection(SmolIo(s), hyper::service::service_fn(httpserve::hello))
+                .await;
+        })
+        .detach();
     }
 }
 

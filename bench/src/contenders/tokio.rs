@@ -15,6 +15,7 @@ use super::Contender;
 use crate::harness::PipeJob;
 use crate::harness::{self, ClientOut, ClientPlan, FileJob, FileOut, NetJob, NetOut};
 use crate::harness::{raw_of, RawSock};
+use crate::httpserve::{self, ServerThread};
 use crate::load::Serving;
 
 /// The tokio contenders.
@@ -138,6 +139,46 @@ impl Contender for Tokio {
         // Only the multi-thread scheduler can use more than one core.
         self.multi_thread
             .then(|| MtEcho::start(cores).map(|s| Box::new(s) as Box<dyn Serving>))
+    }
+
+    fn serve_http(&self) -> Option<io::Result<Box<dyn Serving>>> {
+        // The single-threaded comparison: current-thread only.
+        (!self.multi_thread).then(|| {
+            ServerThread::start("tokio-ct", |l, stop| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                let r = rt.block_on(async move {
+                    let l = TcpListener::from_std(l)?;
+                    smol::future::or(serve_http(l), httpserve::stopped(stop)).await
+                });
+                // Dropping the runtime drops every connection's task.
+                drop(rt);
+                r
+            })
+        })
+    }
+}
+
+/// The http workload's server: a task per connection, each hyper's
+/// HTTP/1.1 code on a tokio `TcpStream` through hyper-util's `TokioIo`,
+/// timeouts on tokio's timer (hyper-util's `TokioTimer`). Runs until
+/// accepting fails.
+async fn serve_http(l: TcpListener) -> io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    loop {
+        let (s, _) = l.accept().await?;
+        s.set_nodelay(true)?;
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(httpserve::HEADER_TIMEOUT)
+                .serve_connection(
+                    TokioIo::new(s),
+                    hyper::service::service_fn(httpserve::hello),
+                )
+                .await;
+        });
     }
 }
 

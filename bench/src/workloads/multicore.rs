@@ -109,13 +109,13 @@ impl Bench {
             t.row(c.name(), cells);
         }
         print!("{}", t.render());
-        print!("{}", paired_ratios(&self.contenders, &runs));
+        print!("{}", paired_ratios(&self.contenders, &runs, REFERENCE, ""));
         Ok(())
     }
 }
 
 /// Median, minimum and maximum of non-empty `rates`.
-fn summary(rates: &[f64]) -> (f64, f64, f64) {
+pub(super) fn summary(rates: &[f64]) -> (f64, f64, f64) {
     let mut v = rates.to_vec();
     v.sort_by(f64::total_cmp);
     let mid = v.len() / 2;
@@ -127,15 +127,18 @@ fn summary(rates: &[f64]) -> (f64, f64, f64) {
     (med, v[0], v[v.len() - 1])
 }
 
-/// One line per contender: its rate ÷ the reference's in each repetition
-/// (same repetition, so both ran under the same load), and their range.
-fn paired_ratios(
+/// One line per contender: its rate ÷ the `reference` row's in each
+/// repetition (same repetition, so both ran under the same load), and
+/// their range; `case` names the case in each line ("" for none).
+pub(super) fn paired_ratios(
     contenders: &[Box<dyn crate::contenders::Contender>],
     runs: &[Result<Vec<f64>, Cell>],
+    reference_name: &str,
+    case: &str,
 ) -> String {
     let Some(Ok(reference)) = contenders
         .iter()
-        .position(|c| c.name() == REFERENCE)
+        .position(|c| c.name() == reference_name)
         .map(|i| &runs[i])
     else {
         return String::new();
@@ -143,14 +146,14 @@ fn paired_ratios(
     let mut out = String::from("\n");
     for (c, run) in contenders.iter().zip(runs) {
         let Ok(rates) = run else { continue };
-        if c.name() == REFERENCE || rates.len() != reference.len() || rates.is_empty() {
+        if c.name() == reference_name || rates.len() != reference.len() || rates.is_empty() {
             continue;
         }
         let ratios: Vec<f64> = rates.iter().zip(reference).map(|(a, b)| a / b).collect();
         let (med, min, max) = summary(&ratios);
         let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
         out.push_str(&format!(
-            "{} ÷ {REFERENCE} by repetition: {} (median {med:.2}, range {min:.2}-{max:.2})\n",
+            "{}{case} ÷ {reference_name} by repetition: {} (median {med:.2}, range {min:.2}-{max:.2})\n",
             c.name(),
             each.join(", ")
         ));
