@@ -597,3 +597,25 @@ fn a_sleep_reset_away_from_its_runtime_takes_the_new_deadline() {
         })
     });
 }
+
+/// A sleep whose runtime is gone can still be dropped anywhere, and a new
+/// runtime is never mistaken for the old one (ids are never reused).
+#[test]
+fn a_sleep_outliving_its_runtime_drops_quietly_and_a_new_runtime_takes_it_fresh() {
+    within(30, || {
+        let rt = oneport::Runtime::new().unwrap();
+        let mut a = Box::pin(sleep(Duration::from_secs(3600)));
+        let mut b = Box::pin(sleep(Duration::from_millis(20)));
+        rt.block_on(async {
+            let pa = poll_fn(|cx| Poll::Ready(a.as_mut().poll(cx))).await;
+            let pb = poll_fn(|cx| Poll::Ready(b.as_mut().poll(cx))).await;
+            assert!(pa.is_pending() && pb.is_pending());
+        });
+        drop(rt);
+        std::thread::spawn(move || drop(a)).join().unwrap();
+        oneport::run(async move {
+            b.as_mut().await;
+            assert_eq!(statistics().timers, 0);
+        });
+    });
+}

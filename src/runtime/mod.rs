@@ -19,6 +19,7 @@
 pub(crate) mod blocking;
 mod context;
 pub(crate) mod fence;
+mod ids;
 pub(crate) mod join_set;
 mod queue;
 mod stats;
@@ -95,6 +96,8 @@ pub(crate) struct Inner {
     blocked_generation: Cell<u64>,
     /// The blocking-pool calls this runtime's tasks started.
     pub(crate) blocking: Arc<blocking::Tracker>,
+    /// This runtime's id (see `ids.rs`).
+    id: u64,
 }
 
 impl Runtime {
@@ -105,6 +108,7 @@ impl Runtime {
     pub fn new() -> std::io::Result<Runtime> {
         let driver = driver::Current::new()?;
         let shared = Shared::new(driver.waker());
+        let id = ids::register(&shared);
         Ok(Runtime {
             inner: Rc::new(Inner {
                 driver,
@@ -115,6 +119,7 @@ impl Runtime {
                 blocked_waiters: RefCell::new(Slab::new()),
                 blocked_generation: Cell::new(0),
                 blocking: Arc::default(),
+                id,
             }),
         })
     }
@@ -203,6 +208,7 @@ impl Drop for Runtime {
         // and must find the runtime that is dropping it, not panic (which,
         // inside a task's drop, aborts the process).
         let _enter = context::enter_teardown(&self.inner);
+        ids::unregister(inner.id);
         inner.shared.close();
         // Wake every live task so its runnable lands in the queue, then drop
         // the runnables: that drops the futures (on this thread, where they
@@ -308,10 +314,15 @@ impl Inner {
         self.driver.waker()
     }
 
-    /// The run queue and cross-thread state every handle to this runtime
-    /// shares; a sleep names its runtime by it.
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    /// This runtime's id, never reused in the process.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The live runtime `id`'s cross-thread state, for a sleep dropped away
+    /// from its thread.
+    pub(crate) fn shared_of(id: u64) -> Option<Arc<Shared>> {
+        ids::shared_of(id)
     }
 
     /// The instant the loop last fired timers at (at most one turn old):

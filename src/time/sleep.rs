@@ -10,11 +10,10 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use crate::runtime::{self, Inner, Shared, TimerKey};
+use crate::runtime::{self, Inner, TimerKey};
 
 /// A future that completes at a deadline; made by [`sleep`](super::sleep)
 /// and [`sleep_until`](super::sleep_until).
@@ -44,13 +43,12 @@ enum State {
     Start,
     /// Polled once with its deadline already past; the next poll completes.
     Yielded,
-    /// Registered with the runtime that last polled it, named by its
-    /// shared state (the `Weak` keeps that allocation, so no later runtime
-    /// can be mistaken for it). `moved` is set when the deadline was reset
-    /// away from that runtime: the entry still holds the old deadline and
-    /// the next poll there moves it.
+    /// Registered with the runtime that last polled it, named by its id.
+    /// `moved` is set when the deadline was reset away from that runtime:
+    /// the entry still holds the old deadline and the next poll there
+    /// moves it.
     Registered {
-        rt: Weak<Shared>,
+        rt: u64,
         key: TimerKey,
         moved: bool,
     },
@@ -59,17 +57,17 @@ enum State {
 
 /// The runtime `rt` names, if it is the one running on this thread now:
 /// only then may its timer structure be touched.
-fn owner_here(rt: &Weak<Shared>) -> Option<Rc<Inner>> {
-    runtime::try_current().filter(|live| std::ptr::eq(rt.as_ptr(), Arc::as_ptr(live.shared())))
+fn owner_here(rt: u64) -> Option<Rc<Inner>> {
+    runtime::try_current().filter(|live| live.id() == rt)
 }
 
 /// Forgets `key` in the runtime `rt` names: at once on its own thread,
 /// else at its next turn.
-fn forget(rt: &Weak<Shared>, key: TimerKey) {
+fn forget(rt: u64, key: TimerKey) {
     match owner_here(rt) {
         Some(live) => live.remove_timer(key),
         None => {
-            if let Some(shared) = rt.upgrade() {
+            if let Some(shared) = Inner::shared_of(rt) {
                 shared.drop_timer_later(key);
             }
         }
@@ -114,7 +112,7 @@ impl Sleep {
     pub(super) fn reset_deadline(&mut self, deadline: Instant) {
         self.deadline = deadline;
         self.state = match std::mem::replace(&mut self.state, State::Start) {
-            State::Registered { rt, key, .. } => match owner_here(&rt) {
+            State::Registered { rt, key, .. } => match owner_here(rt) {
                 Some(live) => match live.reset_timer(key, deadline) {
                     Some(key) => State::Registered {
                         rt,
@@ -124,7 +122,7 @@ impl Sleep {
                     // Already fired: its waker was woken, a poll follows.
                     None => State::Start,
                 },
-                None if rt.strong_count() > 0 => State::Registered {
+                None if Inner::shared_of(rt).is_some() => State::Registered {
                     rt,
                     key,
                     moved: true,
@@ -139,14 +137,14 @@ impl Sleep {
     /// sleep completed.
     pub(super) fn cancel(&mut self) {
         if let State::Registered { rt, key, .. } = std::mem::replace(&mut self.state, State::Done) {
-            forget(&rt, key);
+            forget(rt, key);
         }
     }
 
     fn register(&mut self, rt: &Rc<Inner>, waker: &std::task::Waker) {
         let key = rt.add_timer(self.deadline, waker);
         self.state = State::Registered {
-            rt: Arc::downgrade(rt.shared()),
+            rt: rt.id(),
             key,
             moved: false,
         };
@@ -182,7 +180,7 @@ impl Future for Sleep {
                 key,
                 moved,
             } => {
-                let (key, moved) = (*key, *moved);
+                let (registered, key, moved) = (*registered, *key, *moved);
                 let Some(rt) = runtime::try_current() else {
                     if Instant::now() >= deadline {
                         this.cancel();
@@ -194,7 +192,7 @@ impl Future for Sleep {
                          thread runs none; poll it inside Runtime::block_on"
                     )
                 };
-                let same = std::ptr::eq(registered.as_ptr(), Arc::as_ptr(rt.shared()));
+                let same = rt.id() == registered;
                 let now = if same {
                     if moved {
                         // Reset while away: move the entry now.
