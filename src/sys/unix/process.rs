@@ -74,28 +74,28 @@ pub(crate) fn reap_later(pid: u32) {
 
 /// Sets `O_NONBLOCK` on our end of a pipe.
 fn nonblocking(fd: OwnedFd) -> io::Result<OwnedFd> {
-    // SAFETY: fcntl on an fd we own; no memory is passed.
-    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    if flags < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: as above.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(fd)
+    set_nonblocking(fd, true)
 }
 
 /// Clears `O_NONBLOCK` again: the pipe goes to another process, which
 /// expects blocking reads and writes.
 fn blocking(fd: OwnedFd) -> io::Result<OwnedFd> {
+    set_nonblocking(fd, false)
+}
+
+fn set_nonblocking(fd: OwnedFd, on: bool) -> io::Result<OwnedFd> {
     // SAFETY: fcntl on an fd we own; no memory is passed.
     let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
     if flags < 0 {
         return Err(io::Error::last_os_error());
     }
+    let flags = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
     // SAFETY: as above.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags) } < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(fd)
