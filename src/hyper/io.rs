@@ -140,7 +140,7 @@ macro_rules! hyper_io_for {
                 // nothing through it is de-initialised.
                 let unfilled = unsafe { buf.as_mut() };
                 let len = unfilled.len();
-                match self.poll_read_uninit(cx, unfilled) {
+                match self.sock.poll_read_uninit(cx, unfilled) {
                     Poll::Ready(Ok(n)) => {
                         debug_assert!(n <= len);
                         // SAFETY: recv initialised the first `n` bytes of

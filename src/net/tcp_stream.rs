@@ -31,21 +31,11 @@ use super::stream_io::StreamIo;
 /// it may only be dropped on its own thread); polls after that work.
 /// Moving between awaits, as a `Send` future does, never hits this.
 pub struct TcpStream {
-    sock: StreamIo<std::net::TcpStream>,
+    /// The socket and its waits (hyper's glue reads through it directly).
+    pub(crate) sock: StreamIo<std::net::TcpStream>,
 }
 
 impl TcpStream {
-    /// A poll-based read into memory that need not be initialised (for
-    /// hyper's buffers); see `StreamIo::poll_read_uninit`.
-    #[cfg(feature = "hyper")]
-    pub(crate) fn poll_read_uninit(
-        &self,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut [std::mem::MaybeUninit<u8>],
-    ) -> std::task::Poll<io::Result<usize>> {
-        self.sock.poll_read_uninit(cx, buf)
-    }
-
     /// Connects to `addr`: a `SocketAddr`, `"host:port"`, `(host, port)` or
     /// anything else that implements [`ToSocketAddrs`].
     ///

@@ -21,21 +21,11 @@ use crate::sys::uds::{self, StreamSock};
 /// [`ClosedResource`](crate::ClosedResource). It is `Send`, with the same
 /// rule as `TcpStream` for a move in the middle of a poll-based wait.
 pub struct UnixStream {
-    sock: StreamIo<StreamSock>,
+    /// The socket and its waits (hyper's glue reads through it directly).
+    pub(crate) sock: StreamIo<StreamSock>,
 }
 
 impl UnixStream {
-    /// A poll-based read into memory that need not be initialised (for
-    /// hyper's buffers); see `StreamIo::poll_read_uninit`.
-    #[cfg(feature = "hyper")]
-    pub(crate) fn poll_read_uninit(
-        &self,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut [std::mem::MaybeUninit<u8>],
-    ) -> std::task::Poll<io::Result<usize>> {
-        self.sock.poll_read_uninit(cx, buf)
-    }
-
     /// Connects to the socket bound at `path`.
     ///
     /// A path with no socket is `io::ErrorKind::NotFound` (Windows may
