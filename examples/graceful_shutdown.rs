@@ -24,6 +24,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_io::{AsyncRead, AsyncWrite};
+// Racing futures: the well-kept crate the README recommends.
+use futures_lite::future::or;
 use oneport::net::{TcpListener, TcpStream};
 use oneport::JoinSet;
 
@@ -61,24 +63,6 @@ pub struct Report {
     pub finished: usize,
     /// Connections still working when the grace period ran out.
     pub cut_off: usize,
-}
-
-/// Which of two futures finished first.
-enum First<A, B> {
-    Left(A),
-    Right(B),
-}
-
-/// Polls both futures, `a` first, until one is ready.
-async fn first<A: Future, B: Future>(a: A, b: B) -> First<A::Output, B::Output> {
-    let (mut a, mut b) = (pin!(a), pin!(b));
-    poll_fn(|cx| {
-        if let Poll::Ready(v) = a.as_mut().poll(cx) {
-            return Poll::Ready(First::Left(v));
-        }
-        b.as_mut().poll(cx).map(First::Right)
-    })
-    .await
 }
 
 async fn write_all(s: &mut TcpStream, mut buf: &[u8]) -> io::Result<()> {
@@ -123,13 +107,24 @@ async fn connection(
             }
         }
         let read = poll_fn(|cx| Pin::new(&mut stream).poll_read(cx, &mut buf));
-        match first(stop.recv(), read).await {
-            First::Left(_closed) => return Ok(()),
-            First::Right(Ok(0)) => return Ok(()),
-            First::Right(Ok(n)) => pending.extend_from_slice(&buf[..n]),
-            First::Right(Err(e)) => return Err(e),
+        // `stop.recv()` only ever ends with the channel closed.
+        let stopped = async {
+            let _ = stop.recv().await;
+            None
+        };
+        match or(stopped, async { Some(read.await) }).await {
+            None | Some(Ok(0)) => return Ok(()),
+            Some(Ok(n)) => pending.extend_from_slice(&buf[..n]),
+            Some(Err(e)) => return Err(e),
         }
     }
+}
+
+/// What woke the accept loop.
+enum Event {
+    Stop,
+    Accepted(io::Result<(TcpStream, std::net::SocketAddr)>),
+    Reaped,
 }
 
 /// Accepts connections on `listener` until `shutdown` completes, then
@@ -147,14 +142,19 @@ pub async fn serve_until(
     let mut shutdown = pin!(shutdown);
     let (stopping, stop) = async_channel::bounded::<()>(1);
     loop {
-        let accept = first(shutdown.as_mut(), listener.accept());
+        let stopped = async {
+            shutdown.as_mut().await;
+            Event::Stop
+        };
+        let accept = async { Event::Accepted(listener.accept().await) };
         let reap = poll_fn(|cx| match connections.poll_join_next(cx) {
-            Poll::Ready(Some(_)) => Poll::Ready(()),
+            Poll::Ready(Some(_)) => Poll::Ready(Event::Reaped),
             _ => Poll::Pending,
         });
-        match first(accept, reap).await {
-            First::Left(First::Left(())) => break,
-            First::Left(First::Right(Ok((stream, _peer)))) => {
+        // Polled in this order: a shutdown wins over a new connection.
+        match or(or(stopped, accept), reap).await {
+            Event::Stop => break,
+            Event::Accepted(Ok((stream, _peer))) => {
                 let (state, stop) = (state.clone(), stop.clone());
                 state.open.set(state.open.get() + 1);
                 connections.spawn(async move {
@@ -163,8 +163,8 @@ pub async fn serve_until(
                     r
                 });
             }
-            First::Left(First::Right(Err(e))) => eprintln!("graceful_shutdown: accept: {e}"),
-            First::Right(()) => finished += 1,
+            Event::Accepted(Err(e)) => eprintln!("graceful_shutdown: accept: {e}"),
+            Event::Reaped => finished += 1,
         }
     }
     // No new connections; wake every idle one to close.
@@ -187,7 +187,13 @@ async fn stop_requested() {
     {
         use oneport::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM");
-        let _ = first(oneport::signal::ctrl_c(), term.recv()).await;
+        let ctrl_c = async {
+            let _ = oneport::signal::ctrl_c().await;
+        };
+        let term = async {
+            let _ = term.recv().await;
+        };
+        or(ctrl_c, term).await;
     }
     #[cfg(not(unix))]
     {
