@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::sys::signal::Waiter;
+use crate::sys::signal::{numbers, Waiter};
 
 /// A kind of Unix signal, by number.
 ///
@@ -40,52 +40,52 @@ impl SignalKind {
 
     /// `SIGINT`: Ctrl-C at a terminal.
     pub const fn interrupt() -> SignalKind {
-        SignalKind(libc::SIGINT)
+        SignalKind(numbers::INTERRUPT)
     }
 
     /// `SIGTERM`: the polite request to stop (systemd, `kill`, Docker).
     pub const fn terminate() -> SignalKind {
-        SignalKind(libc::SIGTERM)
+        SignalKind(numbers::TERMINATE)
     }
 
     /// `SIGHUP`: the terminal went away; by convention, reload settings.
     pub const fn hangup() -> SignalKind {
-        SignalKind(libc::SIGHUP)
+        SignalKind(numbers::HANGUP)
     }
 
     /// `SIGQUIT`: Ctrl-\ at a terminal.
     pub const fn quit() -> SignalKind {
-        SignalKind(libc::SIGQUIT)
+        SignalKind(numbers::QUIT)
     }
 
     /// `SIGUSR1`, free for the program's own use.
     pub const fn user_defined1() -> SignalKind {
-        SignalKind(libc::SIGUSR1)
+        SignalKind(numbers::USER1)
     }
 
     /// `SIGUSR2`, free for the program's own use.
     pub const fn user_defined2() -> SignalKind {
-        SignalKind(libc::SIGUSR2)
+        SignalKind(numbers::USER2)
     }
 
     /// `SIGCHLD`: a child stopped or ended.
     pub const fn child() -> SignalKind {
-        SignalKind(libc::SIGCHLD)
+        SignalKind(numbers::CHILD)
     }
 
     /// `SIGALRM`: a timer set with `alarm(2)` expired.
     pub const fn alarm() -> SignalKind {
-        SignalKind(libc::SIGALRM)
+        SignalKind(numbers::ALARM)
     }
 
     /// `SIGPIPE`: a write to a pipe or socket nobody reads any more.
     pub const fn pipe() -> SignalKind {
-        SignalKind(libc::SIGPIPE)
+        SignalKind(numbers::PIPE)
     }
 
     /// `SIGWINCH`: the terminal's size changed.
     pub const fn window_change() -> SignalKind {
-        SignalKind(libc::SIGWINCH)
+        SignalKind(numbers::WINDOW_CHANGE)
     }
 }
 

@@ -22,6 +22,21 @@ use std::sync::Mutex;
 
 use crate::lowlevel::wait_readable;
 
+/// The numbers behind `signal::unix::SignalKind`'s constructors (the
+/// public module stays free of the platform's headers).
+pub(crate) mod numbers {
+    pub(crate) const INTERRUPT: i32 = libc::SIGINT;
+    pub(crate) const TERMINATE: i32 = libc::SIGTERM;
+    pub(crate) const HANGUP: i32 = libc::SIGHUP;
+    pub(crate) const QUIT: i32 = libc::SIGQUIT;
+    pub(crate) const USER1: i32 = libc::SIGUSR1;
+    pub(crate) const USER2: i32 = libc::SIGUSR2;
+    pub(crate) const CHILD: i32 = libc::SIGCHLD;
+    pub(crate) const ALARM: i32 = libc::SIGALRM;
+    pub(crate) const PIPE: i32 = libc::SIGPIPE;
+    pub(crate) const WINDOW_CHANGE: i32 = libc::SIGWINCH;
+}
+
 /// Waits that can be pending at once in the process (over all signals).
 pub(crate) const SLOTS: usize = 256;
 
