@@ -10,64 +10,23 @@ mod common;
 
 use std::net::SocketAddr;
 
-use bytes::Bytes;
+use common::http::{get, h1, h2, post, read};
 use common::within;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::{http1, http2};
-use hyper::{Request, StatusCode};
-use oneport::net::TcpStream;
-
-fn request(addr: SocketAddr, path: &str, body: Vec<u8>) -> Request<Full<Bytes>> {
-    let method = if body.is_empty() { "GET" } else { "POST" };
-    Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string())
-        .body(Full::new(Bytes::from(body)))
-        .unwrap()
-}
-
-async fn answer(resp: hyper::Response<hyper::body::Incoming>) -> (StatusCode, Vec<u8>) {
-    let status = resp.status();
-    (
-        status,
-        resp.into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-}
+use hyper::StatusCode;
 
 async fn clients(addr: SocketAddr) {
+    let hello = (StatusCode::OK, b"hello from oneport".to_vec());
     // HTTP/1.1: keep-alive requests on one connection.
-    let (mut c, conn) = http1::handshake(TcpStream::connect(addr).await.unwrap())
-        .await
-        .unwrap();
-    oneport::spawn(async move {
-        let _ = conn.await;
-    })
-    .detach();
+    let mut c = h1(addr).await;
     for _ in 0..20 {
         c.ready().await.unwrap();
-        let (status, body) =
-            answer(c.send_request(request(addr, "/", vec![])).await.unwrap()).await;
-        assert_eq!(
-            (status, body.as_slice()),
-            (StatusCode::OK, &b"hello from oneport"[..])
-        );
+        assert_eq!(read(c.send_request(get("/")).await.unwrap()).await, hello);
     }
     let big: Vec<u8> = (0..1 << 20)
         .map(|i: u32| (i * 7 + (i >> 9)) as u8)
         .collect();
     c.ready().await.unwrap();
-    let (status, body) = answer(
-        c.send_request(request(addr, "/echo", big.clone()))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = read(c.send_request(post("/echo", big.clone())).await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         body == big,
@@ -77,41 +36,19 @@ async fn clients(addr: SocketAddr) {
     );
 
     // HTTP/2 with prior knowledge.
-    let (mut c2, conn) = http2::Builder::new(oneport::hyper::Executor)
-        .timer(oneport::hyper::Timer)
-        .handshake(TcpStream::connect(addr).await.unwrap())
-        .await
-        .unwrap();
-    oneport::spawn(async move {
-        let _ = conn.await;
-    })
-    .detach();
-    let resp = c2.send_request(request(addr, "/", vec![])).await.unwrap();
+    let mut c2 = h2(addr).await;
+    let resp = c2.send_request(get("/")).await.unwrap();
     assert_eq!(resp.version(), hyper::Version::HTTP_2);
-    let (status, body) = answer(resp).await;
-    assert_eq!(
-        (status, body.as_slice()),
-        (StatusCode::OK, &b"hello from oneport"[..])
-    );
+    assert_eq!(read(resp).await, hello);
 
     // Many connections at once.
     let all: Vec<_> = (0..20u8)
         .map(|i| {
             oneport::spawn(async move {
-                let (mut c, conn) = http1::handshake(TcpStream::connect(addr).await.unwrap())
-                    .await
-                    .unwrap();
-                oneport::spawn(async move {
-                    let _ = conn.await;
-                })
-                .detach();
+                let mut c = h1(addr).await;
                 let body = vec![i; 1000 + i as usize];
-                let (status, got) = answer(
-                    c.send_request(request(addr, "/echo", body.clone()))
-                        .await
-                        .unwrap(),
-                )
-                .await;
+                let (status, got) =
+                    read(c.send_request(post("/echo", body.clone())).await.unwrap()).await;
                 assert_eq!(status, StatusCode::OK);
                 assert!(got == body, "connection {i}");
             })

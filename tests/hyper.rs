@@ -18,11 +18,12 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::http::{get, h1, h2, post, read};
 use common::within;
 use futures_io::{AsyncRead, AsyncWrite};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::{http1 as client1, http2 as client2};
-use hyper::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::client::conn::http1 as client1;
+use hyper::{Response, StatusCode};
 use oneport::net::{TcpListener, TcpStream};
 
 fn test<F: std::future::Future<Output = ()> + 'static>(f: impl FnOnce() -> F + Send + 'static) {
@@ -45,53 +46,6 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 11) as u8)
         .collect()
-}
-
-fn get(path: &str) -> Request<Full<Bytes>> {
-    Request::get(path)
-        .header("host", "oneport.test")
-        .body(Full::new(Bytes::new()))
-        .unwrap()
-}
-
-fn post(path: &str, body: Vec<u8>) -> Request<Full<Bytes>> {
-    Request::post(path)
-        .header("host", "oneport.test")
-        .body(Full::new(Bytes::from(body)))
-        .unwrap()
-}
-
-/// The status and whole body of a response.
-async fn read(resp: Response<hyper::body::Incoming>) -> (StatusCode, Vec<u8>) {
-    let status = resp.status();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, body.to_vec())
-}
-
-/// An HTTP/1.1 client connection (its driver spawned on this runtime).
-async fn h1(addr: SocketAddr) -> client1::SendRequest<Full<Bytes>> {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (sender, conn) = client1::handshake(stream).await.unwrap();
-    oneport::spawn(async move {
-        let _ = conn.await;
-    })
-    .detach();
-    sender
-}
-
-/// An HTTP/2 client connection (prior knowledge, no TLS).
-async fn h2(addr: SocketAddr) -> client2::SendRequest<Full<Bytes>> {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (sender, conn) = client2::Builder::new(oneport::hyper::Executor)
-        .timer(oneport::hyper::Timer)
-        .handshake(stream)
-        .await
-        .unwrap();
-    oneport::spawn(async move {
-        let _ = conn.await;
-    })
-    .detach();
-    sender
 }
 
 #[test]

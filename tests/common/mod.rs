@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+pub mod http;
 pub mod log_capture;
 pub mod stress;
 pub mod wine_example;
