@@ -3,22 +3,18 @@
 //! Its servers are single-threaded hyper servers; if the clients ran on
 //! the server's runtime, the figure would mix the contender's client code
 //! into its server's, and a tokio server driven by oneport clients is no
-//! comparison at all. So the load runs here, on its own threads, each a
-//! hand-written mio loop over its share of the keep-alive connections (as
-//! [`crate::load`] does for the multicore workload, and for the same
-//! reason: mio is the cheapest readiness loop, so as little of the
-//! machine as possible goes to the load). Every connection sends
+//! comparison at all. So the load runs on its own threads, the mio loops
+//! of [`crate::closed_loop`] (shared with the multicore workload's
+//! [`crate::load`]); this file says what an HTTP exchange is. Every connection sends
 //! `GET / HTTP/1.1` and waits for the whole answer before the next
 //! (closed loop, no pipelining); each answer is checked by
 //! [`response::parse`] for status 200 and the exact body.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
-use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use crate::closed_loop::{self, Exchange, Plan};
 
 pub mod response;
 
@@ -94,216 +90,59 @@ pub fn raise_fd_limit(need: u64) -> Option<u64> {
 /// Opens the job's connections to `addr`, sends one warm-up request on
 /// each, then the measured ones; returns the totals.
 pub fn drive(addr: SocketAddr, job: &HttpJob) -> io::Result<HttpOut> {
-    let threads = job.threads.clamp(1, job.conns.max(1));
-    let start_line = Barrier::new(threads + 1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let ids: Vec<usize> = (t..job.conns).step_by(threads).collect();
-                let start_line = &start_line;
-                std::thread::Builder::new()
-                    .name(format!("bench-http-load-{t}"))
-                    .spawn_scoped(scope, move || client_thread(addr, job, &ids, start_line))
-            })
-            .collect::<io::Result<_>>()?;
-        start_line.wait();
-        let start = Instant::now();
-        let mut out = HttpOut::default();
-        let mut first_err = None;
-        for w in workers {
-            match w.join() {
-                Ok(Ok(n)) => out.requests += n,
-                Ok(Err(e)) => {
-                    first_err.get_or_insert(e);
-                }
-                Err(_) => {
-                    first_err.get_or_insert(io::Error::other("a client thread panicked"));
-                }
-            }
-        }
-        out.elapsed = start.elapsed();
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(out),
-        }
+    let plan = Plan {
+        conns: job.conns,
+        threads: job.threads,
+        count: job.requests,
+        setup_limit: job.setup_limit,
+        limit: job.duration,
+        name: "bench-http-load",
+    };
+    let done = closed_loop::drive(addr, &plan, |id| Get {
+        id,
+        buf: Vec::with_capacity(256),
+    })?;
+    Ok(HttpOut {
+        requests: done.exchanges,
+        elapsed: done.elapsed,
     })
 }
 
-/// One client thread: its connections, warm-up, the start line, the
-/// measured requests. Reaches the start line even when setting up failed,
-/// so the other threads and the caller are never left waiting there.
-fn client_thread(
-    addr: SocketAddr,
-    job: &HttpJob,
-    ids: &[usize],
-    start_line: &Barrier,
-) -> io::Result<u64> {
-    let setup = (|| {
-        let mut l = Loop::connect(addr, ids)?;
-        let (_, cut) = l.run(1, Instant::now() + job.setup_limit)?;
-        if cut {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the warm-up request was not answered in time",
-            ));
-        }
-        Ok::<_, io::Error>(l)
-    })();
-    start_line.wait();
-    let mut l = setup?;
-    let r = l.run(job.requests, Instant::now() + job.duration);
-    l.close();
-    r.map(|(n, _)| n)
-}
-
-/// One keep-alive connection's state.
-struct Conn {
-    s: TcpStream,
+/// One keep-alive connection's requests: `GET /`, answered 200 with
+/// [`BODY`], again and again.
+struct Get {
     id: usize,
-    /// Requests answered on it (warm-up included).
-    done: u64,
-    /// The run's target: finished once `done == target`.
-    target: u64,
     /// What has come of the current answer so far.
     buf: Vec<u8>,
 }
 
-/// A client thread's mio loop over its connections.
-struct Loop {
-    poll: Poll,
-    conns: Vec<Conn>,
-    scratch: Vec<u8>,
-}
-
-impl Loop {
-    fn connect(addr: SocketAddr, ids: &[usize]) -> io::Result<Loop> {
-        let poll = Poll::new()?;
-        let mut conns = Vec::with_capacity(ids.len());
-        for (k, &id) in ids.iter().enumerate() {
-            // A blocking connect, then non-blocking for the loop.
-            let s = std::net::TcpStream::connect(addr)
-                .map_err(|e| io::Error::new(e.kind(), format!("connection {id}: {e}")))?;
-            s.set_nodelay(true)?;
-            s.set_nonblocking(true)?;
-            let mut s = TcpStream::from_std(s);
-            poll.registry()
-                .register(&mut s, Token(k), Interest::READABLE)?;
-            conns.push(Conn {
-                s,
-                id,
-                done: 0,
-                target: 0,
-                buf: Vec::with_capacity(256),
-            });
-        }
-        Ok(Loop {
-            poll,
-            conns,
-            scratch: vec![0; 4096],
-        })
+impl Exchange for Get {
+    fn request(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(REQUEST);
     }
 
-    /// Has every connection make `requests` more requests, or fewer when
-    /// `deadline` passes first; returns those answered and whether the
-    /// deadline cut the run.
-    fn run(&mut self, requests: u64, deadline: Instant) -> io::Result<(u64, bool)> {
-        let mut left = 0;
-        let mut done = 0;
-        for k in 0..self.conns.len() {
-            let c = &mut self.conns[k];
-            c.target = c.done.saturating_add(requests);
-            if requests > 0 {
-                self.send(k)?;
-                left += 1;
-            }
-        }
-        let mut events = Events::with_capacity(1024);
-        while left > 0 {
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok((done, true));
-            }
-            self.poll.poll(&mut events, Some(deadline - now))?;
-            for e in events.iter() {
-                let (n, finished) = self.on_readable(e.token().0)?;
-                done += n;
-                left -= usize::from(finished);
-            }
-        }
-        Ok((done, false))
-    }
-
-    /// Writes the request on connection `k`.
-    fn send(&mut self, k: usize) -> io::Result<()> {
-        let c = &mut self.conns[k];
-        c.buf.clear();
-        let mut off = 0;
-        while off < REQUEST.len() {
-            match c.s.write(&REQUEST[off..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => off += n,
-                // Not expected for a request this small with nothing else
-                // in flight; the server drains it soon, so wait by yielding.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads what connection `k` has until it would block (so the next
-    /// event is armed, which mio on Windows needs), checking each complete
-    /// answer and sending the next request; returns the answers completed
-    /// and whether the connection reached its target now.
-    fn on_readable(&mut self, k: usize) -> io::Result<(u64, bool)> {
-        let mut n_done = 0;
-        loop {
-            let c = &mut self.conns[k];
-            let finished = c.done == c.target;
-            match c.s.read(&mut self.scratch) {
-                Ok(0) => {
-                    return Err(with_id(c.id, response::closed_early(&c.buf)));
-                }
-                Ok(_) if finished => {
-                    return Err(io::Error::other(format!(
-                        "connection {}: bytes nobody asked for after the last answer",
-                        c.id
-                    )))
-                }
-                Ok(n) => c.buf.extend_from_slice(&self.scratch[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok((n_done, finished && n_done > 0))
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(with_id(c.id, e)),
-            }
-            match response::parse(&c.buf, BODY).map_err(|e| with_id(c.id, e))? {
-                None => continue,
-                Some(len) if len < c.buf.len() => {
-                    return Err(io::Error::other(format!(
-                        "connection {}: {} bytes beyond the answer (none was asked for)",
-                        c.id,
-                        c.buf.len() - len
-                    )))
-                }
-                Some(_) => {}
-            }
-            c.done += 1;
-            n_done += 1;
-            if c.done < c.target {
-                self.send(k)?;
-            } else {
-                c.buf.clear();
+    fn received(&mut self, bytes: &[u8]) -> io::Result<bool> {
+        self.buf.extend_from_slice(bytes);
+        match response::parse(&self.buf, BODY).map_err(|e| with_id(self.id, e))? {
+            None => Ok(false),
+            Some(len) if len < self.buf.len() => Err(io::Error::other(format!(
+                "connection {}: {} bytes beyond the answer (none was asked for)",
+                self.id,
+                self.buf.len() - len
+            ))),
+            Some(_) => {
+                self.buf.clear();
+                Ok(true)
             }
         }
     }
 
-    /// Closes every connection with a reset, so no TIME_WAIT piles up.
-    fn close(self) {
-        for c in &self.conns {
-            crate::harness::abortive_close(crate::harness::raw_of(&c.s));
-        }
+    fn closed(&self) -> io::Error {
+        with_id(self.id, response::closed_early(&self.buf))
+    }
+
+    fn id(&self) -> usize {
+        self.id
     }
 }
 
@@ -314,6 +153,7 @@ fn with_id(id: usize, e: io::Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
     /// A thread-per-connection std server that answers every request with
     /// `reply` (it reads until the blank line of each request).

@@ -3,20 +3,17 @@
 //! The servers of that workload use every core they are given, so their
 //! clients cannot live on the server's runtime (they would take its
 //! threads) nor differ per contender (the figure would then measure the
-//! clients). They run here instead: a few plain threads, each a
-//! hand-written mio loop over its share of the connections (mio is the
-//! cheapest readiness loop there is, so as little of the machine as
-//! possible goes to the load). Every connection does closed-loop round
+//! clients). They run here instead, on the threads and mio loops of
+//! [`crate::closed_loop`]; this file says what an echo exchange is. Every
+//! connection does closed-loop round
 //! trips on its own, one message in flight, so a slow connection never
 //! holds up the others; each echoed message is checked byte for byte.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
-use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use crate::closed_loop::{self, Exchange, Plan};
 
 /// The largest message: one write of it must fit an empty socket buffer,
 /// so a client never has to wait for writability.
@@ -48,25 +45,9 @@ pub struct LoadOut {
     /// Whether the time bound cut the run short.
     pub cut_short: bool,
     /// CPU time the whole process (servers and load) used over the same
-    /// span, where the platform tells ([`process_cpu`]).
+    /// span, where the platform tells
+    /// ([`process_cpu`](crate::closed_loop::process_cpu)).
     pub cpu: Option<Duration>,
-}
-
-/// CPU time (user and system) used so far by every thread of this process,
-/// ended ones included. Linux only (`/proc/self/stat`, in the kernel's
-/// fixed 100 Hz user ticks: 10 ms resolution, fine for runs of seconds);
-/// `None` elsewhere.
-pub fn process_cpu() -> Option<Duration> {
-    if !cfg!(target_os = "linux") {
-        return None;
-    }
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may hold spaces, so split after
-    // its closing parenthesis): utime and stime are the 12th and 13th.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut f = rest.split_whitespace().skip(11);
-    let ticks = f.next()?.parse::<u64>().ok()? + f.next()?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
 }
 
 /// Server side of the multicore workload: a running echo server.
@@ -82,84 +63,27 @@ pub trait Serving {
 /// Connects the job's connections to `addr`, does one warm-up round trip on
 /// each, then the measured ones; returns the totals.
 pub fn drive(addr: SocketAddr, job: &LoadJob) -> io::Result<LoadOut> {
-    let threads = job.threads.clamp(1, job.conns.max(1));
-    let start_line = Barrier::new(threads + 1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let ids: Vec<usize> = (t..job.conns).step_by(threads).collect();
-                let start_line = &start_line;
-                std::thread::Builder::new()
-                    .name(format!("bench-load-{t}"))
-                    .spawn_scoped(scope, move || client_thread(addr, job, &ids, start_line))
-            })
-            .collect::<io::Result<_>>()?;
-        start_line.wait();
-        let start = Instant::now();
-        let cpu0 = process_cpu();
-        let mut out = LoadOut::default();
-        let mut first_err = None;
-        for w in workers {
-            match w.join() {
-                Ok(Ok((rounds, cut))) => {
-                    out.rounds += rounds;
-                    out.cut_short |= cut;
-                }
-                Ok(Err(e)) => {
-                    first_err.get_or_insert(e);
-                }
-                Err(_) => {
-                    first_err.get_or_insert(io::Error::other("a client thread panicked"));
-                }
-            }
-        }
-        out.elapsed = start.elapsed();
-        out.cpu = process_cpu().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(out),
-        }
+    let plan = Plan {
+        conns: job.conns,
+        threads: job.threads,
+        count: job.rounds,
+        setup_limit: job.limit,
+        limit: job.limit,
+        name: "bench-load",
+    };
+    let msg = job.msg;
+    let done = closed_loop::drive(addr, &plan, |id| Echo {
+        id,
+        msg,
+        round: 0,
+        back: Vec::with_capacity(msg),
+    })?;
+    Ok(LoadOut {
+        rounds: done.exchanges,
+        elapsed: done.elapsed,
+        cut_short: done.cut_short,
+        cpu: done.cpu,
     })
-}
-
-/// One client thread: its connections, warm-up, the start line, the
-/// measured rounds. Reaches the start line even when setting up failed, so
-/// the other threads and the caller are never left waiting there.
-fn client_thread(
-    addr: SocketAddr,
-    job: &LoadJob,
-    ids: &[usize],
-    start_line: &Barrier,
-) -> io::Result<(u64, bool)> {
-    let setup = (|| {
-        let mut l = Loop::connect(addr, job, ids)?;
-        l.run(1, Instant::now() + job.limit)
-            .and_then(|(_, cut)| match cut {
-                false => Ok(()),
-                true => Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the warm-up round trip did not come back in time",
-                )),
-            })?;
-        Ok::<_, io::Error>(l)
-    })();
-    start_line.wait();
-    let mut l = setup?;
-    let r = l.run(job.rounds, Instant::now() + job.limit);
-    l.close();
-    r
-}
-
-/// One connection's state.
-struct Conn {
-    s: TcpStream,
-    id: usize,
-    /// Round trips done on it (warm-up included).
-    round: u64,
-    /// The round's target: done once `round == target`.
-    target: u64,
-    /// Bytes of the current echo read so far.
-    got: usize,
 }
 
 /// The byte at `i` of connection `id`'s message in round `round`: differs
@@ -168,159 +92,62 @@ fn pattern(id: usize, round: u64, i: usize) -> u8 {
     (i.wrapping_mul(31) ^ id.wrapping_mul(7) ^ round as usize) as u8
 }
 
-/// A client thread's mio loop over its connections.
-struct Loop {
-    poll: Poll,
-    conns: Vec<Conn>,
+/// One connection's echo round trips: a message of its own per round,
+/// which must come back byte for byte.
+struct Echo {
+    id: usize,
     msg: usize,
-    out: Vec<u8>,
+    /// Round trips done (warm-up included).
+    round: u64,
+    /// The current echo so far.
     back: Vec<u8>,
 }
 
-impl Loop {
-    fn connect(addr: SocketAddr, job: &LoadJob, ids: &[usize]) -> io::Result<Loop> {
-        let poll = Poll::new()?;
-        let mut conns = Vec::with_capacity(ids.len());
-        for (k, &id) in ids.iter().enumerate() {
-            // A blocking connect, then non-blocking for the loop: the
-            // connection is established before any round trip starts.
-            let s = std::net::TcpStream::connect(addr)?;
-            s.set_nodelay(true)?;
-            s.set_nonblocking(true)?;
-            let mut s = TcpStream::from_std(s);
-            poll.registry()
-                .register(&mut s, Token(k), Interest::READABLE)?;
-            conns.push(Conn {
-                s,
-                id,
-                round: 0,
-                target: 0,
-                got: 0,
-            });
-        }
-        Ok(Loop {
-            poll,
-            conns,
-            msg: job.msg,
-            out: vec![0; job.msg],
-            back: vec![0; job.msg],
-        })
+impl Exchange for Echo {
+    fn request(&mut self, out: &mut Vec<u8>) {
+        out.extend((0..self.msg).map(|i| pattern(self.id, self.round, i)));
     }
 
-    /// Does `rounds` more round trips on every connection, or fewer when
-    /// `deadline` passes first; returns those done and whether it was cut.
-    fn run(&mut self, rounds: u64, deadline: Instant) -> io::Result<(u64, bool)> {
-        let mut left = 0;
-        let mut done = 0;
-        for k in 0..self.conns.len() {
-            self.conns[k].target = self.conns[k].round + rounds;
-            if rounds > 0 {
-                self.send(k)?;
-                left += 1;
-            }
+    fn received(&mut self, bytes: &[u8]) -> io::Result<bool> {
+        if self.back.len() + bytes.len() > self.msg {
+            return Err(io::Error::other(format!(
+                "connection {}: bytes beyond the echo of round {}",
+                self.id, self.round
+            )));
         }
-        let mut events = Events::with_capacity(256);
-        while left > 0 {
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok((done, true));
-            }
-            self.poll.poll(&mut events, Some(deadline - now))?;
-            for e in events.iter() {
-                let (n, finished) = self.on_readable(e.token().0)?;
-                done += n;
-                left -= usize::from(finished);
-            }
+        self.back.extend_from_slice(bytes);
+        if self.back.len() < self.msg {
+            return Ok(false);
         }
-        Ok((done, false))
+        if let Some(i) = (0..self.msg).find(|&i| self.back[i] != pattern(self.id, self.round, i)) {
+            return Err(io::Error::other(format!(
+                "connection {}: wrong byte at {i} of round {}",
+                self.id, self.round
+            )));
+        }
+        self.back.clear();
+        self.round += 1;
+        Ok(true)
     }
 
-    /// Writes connection `k`'s message for its current round.
-    fn send(&mut self, k: usize) -> io::Result<()> {
-        let c = &mut self.conns[k];
-        for (i, b) in self.out.iter_mut().enumerate() {
-            *b = pattern(c.id, c.round, i);
-        }
-        c.got = 0;
-        let mut off = 0;
-        while off < self.msg {
-            match c.s.write(&self.out[off..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => off += n,
-                // Not expected for a message this small with none other in
-                // flight; the server drains it soon, so wait by yielding.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+    fn closed(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("connection {}: the server closed it", self.id),
+        )
     }
 
-    /// Reads what connection `k` has until it would block (so the next
-    /// event is armed, which mio on Windows needs), checking and counting
-    /// each complete echo and sending the next message; returns the round
-    /// trips completed and whether the connection reached its target now.
-    fn on_readable(&mut self, k: usize) -> io::Result<(u64, bool)> {
-        let mut n_done = 0;
-        loop {
-            let c = &mut self.conns[k];
-            let finished = c.round == c.target;
-            // Past its target a connection expects nothing: read anyway,
-            // to hit "would block" (or catch stray bytes).
-            let into = if finished {
-                &mut self.back[..]
-            } else {
-                &mut self.back[c.got..self.msg]
-            };
-            match c.s.read(into) {
-                Ok(0) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("connection {}: the server closed it", c.id),
-                    ))
-                }
-                Ok(_) if finished => {
-                    return Err(io::Error::other(format!(
-                        "connection {}: bytes beyond the last echo",
-                        c.id
-                    )))
-                }
-                Ok(n) => c.got += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok((n_done, finished && n_done > 0))
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            if c.got < self.msg {
-                continue;
-            }
-            if let Some(i) = (0..self.msg).find(|&i| self.back[i] != pattern(c.id, c.round, i)) {
-                return Err(io::Error::other(format!(
-                    "connection {}: wrong byte at {i} of round {}",
-                    c.id, c.round
-                )));
-            }
-            c.round += 1;
-            n_done += 1;
-            if c.round < c.target {
-                self.send(k)?;
-            }
-        }
-    }
-
-    /// Closes every connection with a reset, so no TIME_WAIT piles up.
-    fn close(self) {
-        for c in &self.conns {
-            crate::harness::abortive_close(crate::harness::raw_of(&c.s));
-        }
+    fn id(&self) -> usize {
+        self.id
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::closed_loop::process_cpu;
+    use std::io::{Read, Write};
+    use std::time::Instant;
 
     /// A thread-per-connection std echo server, enough to test the load.
     fn echo_server(corrupt: bool) -> SocketAddr {

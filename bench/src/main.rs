@@ -5,6 +5,7 @@
 //! repository root.
 
 mod args;
+mod closed_loop;
 mod contenders;
 mod harness;
 mod httpload;
