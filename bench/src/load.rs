@@ -60,6 +60,22 @@ pub trait Serving {
     fn stop(self: Box<Self>) -> io::Result<()>;
 }
 
+/// Drives `load` against a server just started, then stops it (also when
+/// the load failed): the load's result and how long stopping took.
+pub fn load_then_stop<O>(
+    server: io::Result<Box<dyn Serving>>,
+    load: impl FnOnce(SocketAddr) -> io::Result<O>,
+) -> io::Result<(O, Duration)> {
+    let server = server?;
+    let out = load(server.addr());
+    let t0 = std::time::Instant::now();
+    let stopped = server.stop();
+    let stop_time = t0.elapsed();
+    let out = out?;
+    stopped?;
+    Ok((out, stop_time))
+}
+
 /// Connects the job's connections to `addr`, does one warm-up round trip on
 /// each, then the measured ones; returns the totals.
 pub fn drive(addr: SocketAddr, job: &LoadJob) -> io::Result<LoadOut> {

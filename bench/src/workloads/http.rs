@@ -12,11 +12,10 @@
 //! machine's load hits everyone alike, and the per-repetition ratios are
 //! printed under the table.
 
-use std::time::Instant;
-
 use super::multicore::{paired_ratios, summary};
 use super::Bench;
 use crate::httpload::{self, HttpJob};
+use crate::load;
 use crate::report::{Cell, Column, Table};
 
 /// The row the ratios are taken against.
@@ -62,14 +61,8 @@ impl Bench {
                         &format!("http {conns} conn rep {rep}"),
                         move |c| {
                             let server = c.serve_http()?;
-                            Some(server.and_then(|server| {
-                                let out = httpload::drive(server.addr(), &job);
-                                let t0 = Instant::now();
-                                let stopped = server.stop();
-                                let stop_time = t0.elapsed();
-                                let out = out?;
-                                stopped?;
-                                Ok((out, stop_time))
+                            Some(load::load_then_stop(server, |addr| {
+                                httpload::drive(addr, &job)
                             }))
                         },
                     );

@@ -11,7 +11,7 @@
 //! of every contender, then the next), so a change in the machine's load
 //! hits every contender alike, and each repetition's ratio is also printed.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Bench;
 use crate::load::{self, LoadJob};
@@ -45,15 +45,7 @@ impl Bench {
                 let job = job.clone();
                 let r = self.case(c.as_ref(), &format!("multicore rep {rep}"), move |c| {
                     let server = c.serve_multicore(cores)?;
-                    Some(server.and_then(|server| {
-                        let out = load::drive(server.addr(), &job);
-                        let t0 = Instant::now();
-                        let stopped = server.stop();
-                        let stop_time = t0.elapsed();
-                        let out = out?;
-                        stopped?;
-                        Ok((out, stop_time))
-                    }))
+                    Some(load::load_then_stop(server, |addr| load::drive(addr, &job)))
                 });
                 match r {
                     Ok(Some((out, stop_time))) => {
